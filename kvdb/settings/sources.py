@@ -75,6 +75,11 @@ _FROM_URL = {
 }
 
 
+# How alike (difflib's ratio) an undeclared session name must be to a declared
+# one to be taken for its misspelling: "cahce" for "cache" is, "jobs" is not.
+_TYPO_CUTOFF = 0.75
+
+
 class _Choice(NamedTuple):
     """The value a setting takes, its layer's rank, and where it is written."""
 
@@ -174,10 +179,11 @@ class LoadedSettings:
 
         `overrides` are the keyword arguments of `get_session()`, the most
         specific source; they are validated like every other source, and
-        values that are `NOT_GIVEN` are left out. A session must be declared
-        in the file or the environment unless `overrides` are given (or it is
-        `default`), so that a misspelt name fails instead of connecting to the
-        default server. Session names are matched ignoring case and `-`/`_`.
+        values that are `NOT_GIVEN` are left out. A name declared nowhere
+        gets the defaults, unless it is a near miss of a declared name and
+        has no `overrides`: that is a misspelling, and an error rather than a
+        connection to the default server. Session names are matched ignoring
+        case and `-`/`_`.
 
         Password files are read now. Raises `ConfigError`.
         """
@@ -257,19 +263,30 @@ class LoadedSettings:
         return _Resolution(settings, choices, parsed)
 
     def _declared(self, name: str, has_overrides: bool) -> str:
-        """The declared spelling of `name`; an undeclared name must have overrides."""
+        """The declared spelling of `name`, refusing likely misspellings.
+
+        An undeclared name gets the defaults, as a 12-factor app that sets
+        only `KVDB_URL` expects; but one that is a near miss of a declared
+        name, with no settings of its own, is far more likely a typo that
+        would quietly connect elsewhere, and is an error.
+        """
         declared = {to_session_key(known): known for known in self.session_names()}
         found = declared.get(to_session_key(name))
         if found is not None or has_overrides:
             return found or name
 
+        others = [known for known in declared.values() if known != "default"]
+        suggestion = did_you_mean(name, others, cutoff=_TYPO_CUTOFF)
+        if not suggestion:
+            return name
+
         where = f"{self.path} or the environment" if self.path else "the environment"
         raise ConfigError(
-            f"no session {name!r} is declared in {where}"
-            f"{did_you_mean(name, declared.values())} "
+            f"no session {name!r} is declared in {where}{suggestion} "
             f"(declared: {', '.join(declared.values())}); declare it as "
             f"[sessions.{name}] or KVDB_SESSIONS__"
-            f"{to_session_key(name).upper()}__<SETTING>"
+            f"{to_session_key(name).upper()}__<SETTING>, or pass its settings "
+            "to get_session()"
         )
 
     def _layers(

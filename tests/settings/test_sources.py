@@ -708,6 +708,16 @@ class TestSessionNames:
         assert "no session 'cahce' is declared" in str(caught.value)
         assert "did you mean 'cache'?" in str(caught.value)
 
+    def test_an_undeclared_session_unlike_any_declared_gets_the_defaults(
+        self, env: Env, write_file: WriteFile
+    ) -> None:
+        write_file('[defaults]\nserializer = "json"\n[sessions.cache]\n')
+
+        settings = env.load().resolve("jobs")
+
+        assert "json" == settings.serializer
+        assert "redis://localhost:6379/0" == settings.connection.safe_url()
+
     def test_an_undeclared_session_with_keywords_is_declared_by_them(
         self, env: Env
     ) -> None:
