@@ -58,6 +58,9 @@ __all__ = [
 
 _Names = TypeVar("_Names", bound=Mapping[ChannelT, object])
 
+# Built once: `cast` evaluates its type on every call, on the hot path.
+_Untyped = Callable[..., Any]
+
 
 def untyped(method: Any) -> Callable[..., Any]:
     """A method that redis-py leaves unannotated, as a typed callable.
@@ -65,7 +68,7 @@ def untyped(method: Any) -> Callable[..., Any]:
     Strict mypy refuses calls to unannotated functions, and the methods this
     module overrides are such functions in redis-py: all take and give `Any`.
     """
-    return cast(Callable[..., Any], method)
+    return cast(_Untyped, method)
 
 
 class SessionRedis(redis.Redis):

@@ -68,24 +68,39 @@ _IDEMPOTENT: frozenset[str] = frozenset(
 )
 
 
+def _spellings(word: str) -> frozenset[str | bytes]:
+    return frozenset({word, word.lower(), word.encode(), word.lower().encode()})
+
+
+# Commands whose retry depends on an option: its spellings, and the index of
+# the argument where options may start (after the key and value).
+_UNLESS_OPTION = {"SET": (_spellings("GET"), 3), "ZADD": (_spellings("INCR"), 2)}
+
+# The verdict for each command name as redis-py spells it (str or bytes,
+# "CLIENT LIST" with its subcommand), worked out on first sight: the check
+# runs on every command a session sends.
+_verdicts: dict[Any, bool | tuple[frozenset[str | bytes], int]] = {}
+
+
 def is_idempotent(args: Sequence[Any]) -> bool:
     """Whether running the command in `args` twice equals running it once."""
-    name = args[0]
-    if isinstance(name, bytes):
-        name = name.decode("ascii", "replace")
-    name = name.upper()
-    if " " in name:
-        # redis-py writes some subcommands into the name: "CLIENT LIST".
-        name = name.split(" ", 1)[0]
+    verdict = _verdicts.get(args[0])
+    if verdict is None:
+        verdict = _verdicts[args[0]] = _verdict(args[0])
+    if verdict is True or verdict is False:
+        return verdict
 
-    if name == "SET":
-        # SET ... GET returns the old value, which the first run replaced.
-        return not any(
-            isinstance(arg, (str, bytes)) and arg in ("GET", b"GET") for arg in args
-        )
-    if name == "ZADD":
-        return not any(arg in ("INCR", b"INCR") for arg in args[2:])
-    return name in _IDEMPOTENT
+    # SET ... GET returns the old value, which the first run replaced; ZADD
+    # ... INCR adds again. Only words are compared, never the user's values.
+    option, start = verdict
+    return not any(type(arg) in (str, bytes) and arg in option for arg in args[start:])
+
+
+def _verdict(command: str | bytes) -> bool | tuple[frozenset[str | bytes], int]:
+    name = command.decode("ascii", "replace") if isinstance(command, bytes) else command
+    # redis-py writes some subcommands into the name: "CLIENT LIST".
+    name = name.upper().split(" ", 1)[0]
+    return _UNLESS_OPTION.get(name) or name in _IDEMPOTENT
 
 
 def allow_retries(args: Sequence[Any]) -> contextvars.Token[bool]:

@@ -1,0 +1,256 @@
+"""kvdb sessions beside raw redis-py, on the same server in the same run.
+
+    .venv/bin/python -m tests.benchmarks.bench_session [--url URL] [--rounds N]
+
+Without `--url` it starts a private redis-server on a loopback port. Each case
+runs kvdb and its baseline alternately, several rounds, and reports the median
+time per operation and the ratio kvdb / baseline (1.00 is parity). Cases:
+
+- `get`/`set` of a short string: a session with no serializer beside redis-py;
+- `get`/`set` of a small pydantic model: a json session beside redis-py plus
+  hand-written pydantic JSON (`model_dump_json`, `model_validate_json`);
+- `get`/`set` from 64 concurrent asyncio tasks;
+- `mget`/`mset` of 1,000 strings (no serializer) and of 1,000 small dicts
+  (a json session beside redis-py plus orjson).
+
+This is a measurement, not a test: nothing fails when the machine is slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import orjson
+import redis
+import redis.asyncio
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from kvdb import Client, KVDBSession
+
+OPS = 2_000
+ASYNC_TASKS = 64
+BATCH = 1_000
+
+
+class Profile(BaseModel):
+    id: int
+    name: str
+    email: str
+    tags: list[str]
+    active: bool
+
+
+PROFILE = Profile(
+    id=7,
+    name="Ada Lovelace",
+    email="ada@example.org",
+    tags=["math", "code"],
+    active=True,
+)
+
+
+def _per_op(run: Callable[[], object], ops: int) -> float:
+    start = time.perf_counter()
+    run()
+    return (time.perf_counter() - start) / ops
+
+
+def _per_op_async(run: Callable[[], Awaitable[object]], ops: int) -> float:
+    async def timed() -> float:
+        start = time.perf_counter()
+        await run()
+        return (time.perf_counter() - start) / ops
+
+    return asyncio.run(timed())
+
+
+def _sync_cases(
+    raw: redis.Redis, plain: KVDBSession, json_: KVDBSession
+) -> dict[str, tuple[Callable[[], object], Callable[[], object], int]]:
+    texts = {f"bench:t:{i}": f"value-{i}" for i in range(BATCH)}
+    docs = {f"bench:d:{i}": {"id": i, "tags": ["a", "b"]} for i in range(BATCH)}
+    # redis-py's side has keys of its own: kvdb's values carry a frame.
+    raw_docs = {f"bench:rd:{i}": doc for i, doc in enumerate(docs.values())}
+
+    def repeat(call: Callable[[], object]) -> Callable[[], object]:
+        def run() -> None:
+            for _ in range(OPS):
+                call()
+
+        return run
+
+    return {
+        "set str": (
+            repeat(lambda: plain.set("bench:s", "hello world")),
+            repeat(lambda: raw.set("bench:s", "hello world")),
+            OPS,
+        ),
+        "get str": (
+            repeat(lambda: plain.get("bench:s")),
+            repeat(lambda: raw.get("bench:s")),
+            OPS,
+        ),
+        "set model": (
+            repeat(lambda: json_.set("bench:model:kvdb", PROFILE)),
+            repeat(lambda: raw.set("bench:model:raw", PROFILE.model_dump_json())),
+            OPS,
+        ),
+        "get model": (
+            repeat(lambda: json_.get("bench:model:kvdb")),
+            repeat(
+                lambda: Profile.model_validate_json(raw.get("bench:model:raw") or b"{}")
+            ),
+            OPS,
+        ),
+        f"mset {BATCH} str": (
+            lambda: plain.mset(texts),
+            lambda: raw.mset(texts),
+            1,
+        ),
+        f"mget {BATCH} str": (
+            lambda: plain.mget(list(texts)),
+            lambda: raw.mget(list(texts)),
+            1,
+        ),
+        f"mset {BATCH} dict": (
+            lambda: json_.mset(docs),
+            lambda: raw.mset({k: orjson.dumps(v) for k, v in raw_docs.items()}),
+            1,
+        ),
+        f"mget {BATCH} dict": (
+            lambda: json_.mget(list(docs)),
+            lambda: [orjson.loads(v or b"null") for v in raw.mget(list(raw_docs))],
+            1,
+        ),
+    }
+
+
+def _async_cases(
+    url: str, plain: KVDBSession, json_: KVDBSession
+) -> dict[str, tuple[Callable[[], Awaitable[object]], Callable[[], Awaitable[object]]]]:
+    per_task = OPS // ASYNC_TASKS
+
+    async def fan_out(one: Callable[[], Awaitable[object]]) -> None:
+        async def task() -> None:
+            for _ in range(per_task):
+                await one()
+
+        await asyncio.gather(*(task() for _ in range(ASYNC_TASKS)))
+
+    async def with_raw(
+        work: Callable[[redis.asyncio.Redis], Awaitable[object]],
+    ) -> None:
+        kwargs = plain.settings.connection.redis_kwargs()
+        kwargs.pop("ssl", None)
+        client = redis.asyncio.Redis(**kwargs)
+        try:
+            await fan_out(lambda: work(client))
+        finally:
+            await client.aclose()
+
+    async def raw_get_model(client: redis.asyncio.Redis) -> object:
+        return Profile.model_validate_json(await client.get("bench:model:raw") or b"{}")
+
+    return {
+        "aset str x64": (
+            lambda: fan_out(lambda: plain.aset("bench:s", "hello world")),
+            lambda: with_raw(lambda c: c.set("bench:s", "hello world")),
+        ),
+        "aget str x64": (
+            lambda: fan_out(lambda: plain.aget("bench:s")),
+            lambda: with_raw(lambda c: c.get("bench:s")),
+        ),
+        "aget model x64": (
+            lambda: fan_out(lambda: json_.aget("bench:model:kvdb")),
+            lambda: with_raw(raw_get_model),
+        ),
+    }
+
+
+def _order(round_: int) -> tuple[str, str]:
+    return ("kvdb", "redis-py") if round_ % 2 == 0 else ("redis-py", "kvdb")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a server to use (default: start one)")
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as directory:
+        server = None
+        url = args.url
+        if url is None:
+            from tests.servers import find_redis_binary, start_server
+
+            server = start_server(find_redis_binary(), Path(directory))
+            url = server.url
+        try:
+            _run(url, args.rounds)
+        finally:
+            if server is not None:
+                server.stop()
+
+
+def _run(url: str, rounds: int) -> None:
+    client = Client()
+    client.configure(environ={})
+    plain = client.get_session("plain", url=url)
+    json_ = client.get_session("json", url=url, serializer="json")
+    # redis-py gets the very connection settings the sessions use (timeouts,
+    # keepalive, retries), so that the ratio is the cost of kvdb's layer.
+    kwargs = plain.settings.connection.redis_kwargs()
+    kwargs.pop("ssl", None)
+    raw = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
+    raw.set("bench:model:raw", PROFILE.model_dump_json())
+    json_.set("bench:model:kvdb", PROFILE)
+
+    table = Table(title=f"kvdb vs redis-py, median of {rounds} rounds")
+    for column in ("case", "kvdb µs/op", "baseline µs/op", "ratio"):
+        table.add_column(column, justify="right" if column != "case" else "left")
+
+    results: dict[str, tuple[list[float], list[float]]] = {}
+    sync_cases = _sync_cases(raw, plain, json_)
+    async_cases = _async_cases(url, plain, json_)
+    # Each round runs every case both ways, and the side that goes first
+    # alternates, so that neither profits from a warmer machine.
+    for round_ in range(rounds):
+        for name, (ours, theirs, ops) in sync_cases.items():
+            mine, base = results.setdefault(name, ([], []))
+            for side in _order(round_):
+                if side == "kvdb":
+                    mine.append(_per_op(ours, ops))
+                else:
+                    base.append(_per_op(theirs, ops))
+        for name, (aours, atheirs) in async_cases.items():
+            mine, base = results.setdefault(name, ([], []))
+            for side in _order(round_):
+                if side == "kvdb":
+                    mine.append(_per_op_async(aours, OPS))
+                else:
+                    base.append(_per_op_async(atheirs, OPS))
+
+    for name, (mine, base) in results.items():
+        kvdb_time, base_time = statistics.median(mine), statistics.median(base)
+        table.add_row(
+            name,
+            f"{kvdb_time * 1e6:.1f}",
+            f"{base_time * 1e6:.1f}",
+            f"{kvdb_time / base_time:.2f}",
+        )
+
+    Console().print(table)
+    raw.close()
+    client.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,338 @@
+"""KVDBSession against a real server: commands, codec, prefix, lifecycle, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+from pydantic import BaseModel
+
+from kvdb import (
+    AuthenticationError,
+    Client,
+    DecodeError,
+    KVDBSession,
+    ServerConnectionError,
+    SessionClosedError,
+)
+from tests.servers import AuthServer, Server
+
+
+class User(BaseModel):
+    name: str
+    age: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    x: int
+    y: int
+
+
+@pytest.fixture
+def client() -> Iterator[Client]:
+    client = Client()
+    client.configure(environ={})
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def raw(redis_server: Server) -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(redis_server.url) as raw:
+        yield raw
+
+
+@pytest.fixture
+def session(
+    client: Client, redis_server: Server, request: pytest.FixtureRequest
+) -> KVDBSession:
+    """A json session whose prefix is unique to the test."""
+    return client.get_session(
+        "json", url=redis_server.url, serializer="json", key_prefix=request.node.name
+    )
+
+
+VALUES = [
+    pytest.param("text", id="str"),
+    pytest.param(b"\x00\xff", id="bytes"),
+    pytest.param(42, id="int"),
+    pytest.param(1.5, id="float"),
+    pytest.param(True, id="bool"),
+    pytest.param({"a": [1, 2, {"b": None}]}, id="dict"),
+    pytest.param((1, "two"), id="tuple"),
+    pytest.param({1, 2, 3}, id="set"),
+    pytest.param(
+        dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc), id="datetime"
+    ),
+    pytest.param(Decimal("1.10"), id="decimal"),
+    pytest.param(User(name="Ada", age=36), id="model"),
+    pytest.param(Point(1, 2), id="dataclass"),
+]
+
+
+class TestStrings:
+    @pytest.mark.parametrize("value", VALUES)
+    def test_set_get_round_trip(self, session: KVDBSession, value: Any) -> None:
+        session.set("value", value)
+
+        got = session.get("value")
+
+        assert value == got
+        assert type(value) is type(got)
+
+    @pytest.mark.parametrize("value", VALUES)
+    async def test_aset_aget_round_trip(self, session: KVDBSession, value: Any) -> None:
+        await session.aset("value", value)
+
+        got = await session.aget("value")
+
+        assert value == got
+        assert type(value) is type(got)
+
+    def test_prefix_is_on_the_server_and_off_in_replies(
+        self, session: KVDBSession, raw: redis.Redis
+    ) -> None:
+        prefix = session.settings.key_prefix
+        session.mset({"a": 1, "b": 2})
+
+        assert [1, 2, None] == session.mget(["a", "b", "c"])
+        assert raw.exists(f"{prefix}:a")
+        assert {"a", "b"} == set(session.scan_iter())
+        assert {"a", "b"} == set(session.keys("*"))
+
+    def test_incr_works_on_stored_ints(self, session: KVDBSession) -> None:
+        session.set("n", 5)
+        session.incr("n")
+
+        assert 6 == session.get("n")
+
+    def test_default_ttl(self, client: Client, redis_server: Server) -> None:
+        session = client.get_session(
+            "ttl", url=redis_server.url, default_ttl=100, key_prefix="ttl"
+        )
+
+        session.set("k", "v")
+        session.set("kept", "v", ex=1000)
+
+        assert 0 < session.ttl("k") <= 100
+        assert 100 < session.ttl("kept")
+
+    def test_getdel_getex_getset(self, session: KVDBSession) -> None:
+        session.set("k", {"v": 1})
+
+        assert {"v": 1} == session.getset("k", {"v": 2})
+        assert {"v": 2} == session.getex("k", ex=100)
+        assert {"v": 2} == session.getdel("k")
+        assert None is session.get("k")
+
+
+class TestCollections:
+    def test_hashes(self, session: KVDBSession) -> None:
+        session.hset("h", mapping={"a": User(name="A", age=1), "b": [1, 2]})
+
+        assert User(name="A", age=1) == session.hget("h", "a")
+        assert {"a": User(name="A", age=1), "b": [1, 2]} == session.hgetall("h")
+        assert [[1, 2], None] == session.hmget("h", ["b", "zz"])
+
+    def test_lists(self, session: KVDBSession) -> None:
+        session.rpush("l", {"i": 1}, {"i": 2}, {"i": 3})
+
+        assert [{"i": 1}, {"i": 2}, {"i": 3}] == session.lrange("l", 0, -1)
+        assert 1 == session.lrem("l", 0, {"i": 2})
+        assert {"i": 3} == session.rpop("l")
+        assert ("l", {"i": 1}) == tuple(session.blpop(["l"], timeout=1))
+
+    def test_sets_return_sets_and_find_members(self, session: KVDBSession) -> None:
+        session.sadd("s", Point(1, 2), Point(3, 4), "x")
+
+        assert {Point(1, 2), Point(3, 4), "x"} == session.smembers("s")
+        assert session.sismember("s", Point(3, 4))
+        assert 1 == session.srem("s", Point(1, 2))
+
+    def test_sorted_set_members(self, session: KVDBSession) -> None:
+        session.zadd("z", {"a": 1.0, "b": 2.0})
+
+        assert [("a", 1.0), ("b", 2.0)] == session.zrange("z", 0, -1, withscores=True)
+        assert 2.0 == session.zscore("z", "b")
+
+    async def test_async_collections(self, session: KVDBSession) -> None:
+        await session.ahset("h", "f", {"deep": [1]})
+        await session.asadd("s", 1, 2)
+
+        assert {"deep": [1]} == await session.ahget("h", "f")
+        assert {1, 2} == await session.asmembers("s")
+        assert [("s")] == [key async for key in session.ascan_iter(match="s")]
+
+
+class TestPipelinesPubSubLocks:
+    def test_pipeline_encodes_and_decodes(self, session: KVDBSession) -> None:
+        with session.pipeline() as pipe:
+            pipe.set("p", User(name="P", age=2)).get("p").incr("n")
+            results = pipe.execute()
+
+        assert [True, User(name="P", age=2), 1] == results
+
+    async def test_async_pipeline(self, session: KVDBSession) -> None:
+        async with session.apipeline(transaction=False) as pipe:
+            pipe.set("ap", [1, 2])
+            pipe.get("ap")
+            results = await pipe.execute()
+
+        assert [True, [1, 2]] == results
+
+    def test_pubsub_prefix_and_codec(self, session: KVDBSession) -> None:
+        reader = session.pubsub()
+        reader.subscribe("news")
+        reader.get_message(timeout=1)  # the subscribe confirmation
+
+        session.publish("news", {"headline": "kvdb"})
+        message = reader.get_message(timeout=2)
+        reader.close()
+
+        assert message is not None
+        assert "news" == _text(message["channel"])
+        assert {"headline": "kvdb"} == message["data"]
+
+    async def test_async_pubsub(self, session: KVDBSession) -> None:
+        reader = session.apubsub()
+        await reader.subscribe("anews")
+        await reader.get_message(timeout=1)
+
+        await session.apublish("anews", [1, 2, 3])
+        message = await reader.get_message(timeout=2)
+        await reader.aclose()
+
+        assert message is not None
+        assert [1, 2, 3] == message["data"]
+
+    def test_lock_is_prefixed(self, session: KVDBSession, raw: redis.Redis) -> None:
+        lock = session.lock("resource", timeout=5)
+
+        with lock:
+            assert raw.exists(f"{session.settings.key_prefix}:resource")
+        assert not raw.exists(f"{session.settings.key_prefix}:resource")
+
+    async def test_async_lock(self, session: KVDBSession) -> None:
+        lock = session.alock("aresource", timeout=5)
+
+        assert await lock.acquire(blocking=False)
+        await lock.release()
+
+
+class TestLifecycle:
+    def test_clear_with_prefix_keeps_other_keys(
+        self, session: KVDBSession, raw: redis.Redis
+    ) -> None:
+        raw.set("test_session:outsider", 1)
+        session.mset({"a": 1, "b": 2})
+
+        assert 2 == session.clear()
+        assert raw.exists("test_session:outsider")
+        assert [] == list(session.scan_iter())
+
+    def test_context_manager_closes(self, session: KVDBSession) -> None:
+        with session as same:
+            same.set("ctx", 1)
+
+        with pytest.raises(SessionClosedError):
+            session.get("ctx")
+
+    async def test_async_context_manager(self, session: KVDBSession) -> None:
+        async with session:
+            await session.aset("actx", 1)
+
+        with pytest.raises(SessionClosedError):
+            await session.aget("actx")
+
+    def test_no_serializer_gives_bytes_or_text(
+        self, client: Client, redis_server: Server
+    ) -> None:
+        as_bytes = client.get_session("bytes", url=redis_server.url)
+        as_text = client.get_session(
+            "text", url=redis_server.url, decode_responses=True
+        )
+
+        as_bytes.set("test_session:plain", "v")
+
+        assert b"v" == as_bytes.get("test_session:plain")
+        assert "v" == as_text.get("test_session:plain")
+        assert as_bytes.pool_key == as_text.pool_key
+
+
+class TestErrors:
+    def test_server_down_names_session_and_server(self, client: Client) -> None:
+        session = client.get_session(
+            "down", url="redis://127.0.0.1:1/0", retry_attempts=0
+        )
+
+        with pytest.raises(ServerConnectionError) as info:
+            session.get("k")
+
+        assert "'down'" in str(info.value)
+        assert "127.0.0.1:1" in str(info.value)
+        assert isinstance(info.value.__cause__, redis.ConnectionError)
+
+    def test_wrong_password(self, client: Client, auth_server: AuthServer) -> None:
+        url = f"redis://:wrong-secret@{auth_server.host}:{auth_server.port}/0"
+        session = client.get_session("badauth", url=url)
+
+        with pytest.raises(AuthenticationError) as info:
+            session.ping()
+
+        assert "wrong-secret" not in str(info.value)
+        assert f"{auth_server.host}:{auth_server.port}" in str(info.value)
+
+    @pytest.mark.parametrize(
+        ("policy", "expected"),
+        [("miss", None), ("delete", None)],
+        ids=["miss", "delete"],
+    )
+    def test_decode_error_policy(
+        self,
+        client: Client,
+        redis_server: Server,
+        raw: redis.Redis,
+        policy: str,
+        expected: object,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        key = f"test_session:corrupt:{policy}"
+        writer = client.get_session("writer", url=redis_server.url, serializer="json")
+        writer.set(key, {"a": "b" * 100})
+        stored = raw.get(key)
+        assert isinstance(stored, bytes)
+        raw.set(key, stored[:-5])
+        reader = client.get_session(
+            f"reader-{policy}",
+            url=redis_server.url,
+            serializer="json",
+            on_decode_error=policy,
+        )
+
+        with caplog.at_level(logging.WARNING, logger="kvdb"):
+            assert expected == reader.get(key)
+
+        assert key in caplog.text
+        if policy == "miss":
+            assert raw.exists(key)
+            with pytest.raises(DecodeError, match=key):
+                writer.get(key)
+        else:
+            assert not raw.exists(key)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def test_async_twins_are_coroutine_functions() -> None:
+    assert asyncio.iscoroutinefunction(KVDBSession.aget)
+    assert not asyncio.iscoroutinefunction(KVDBSession.get)
