@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-import msgpack  # type: ignore[import-untyped]  # msgpack ships no type hints
+import msgpack
 import orjson
 
 from kvdb.codecs import _frame

@@ -34,7 +34,7 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:
     # tomli is tomllib's backport, a dependency only before Python 3.11.
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    import tomli as tomllib
 
 __all__ = ["ProfileTables", "SettingsFile", "find_settings_file", "read_settings_file"]
 

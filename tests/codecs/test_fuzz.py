@@ -61,7 +61,7 @@ def damaged_frames(draw: st.DrawFn, session: str) -> bytes:
     value = draw(values())
     if draw(st.booleans()):
         value = [value, "padding " * 20]  # long enough to be compressed
-    data = _codec(session).encode(value)
+    data: bytes = _codec(session).encode(value)
 
     if draw(st.booleans()):
         return data[: draw(st.integers(0, len(data) - 1))]

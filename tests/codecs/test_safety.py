@@ -45,7 +45,8 @@ PROBE_SOURCE = textwrap.dedent(
 def _typed_frame(tree: Any, serializer: str = "json") -> bytes:
     if serializer == "json":
         return _frame.header(_frame.JSON, 0, _frame.TYPED) + orjson.dumps(tree)
-    return _frame.header(_frame.MSGPACK, 0, _frame.TYPED) + msgpack.packb(tree)
+    packed: bytes = msgpack.packb(tree)
+    return _frame.header(_frame.MSGPACK, 0, _frame.TYPED) + packed
 
 
 @pytest.fixture

@@ -479,11 +479,11 @@ async def test_async_pubsub_with_a_coroutine_handler(
     pubsub = client.pubsub()
     await pubsub.subscribe(news=handler)
     await pubsub.get_message(timeout=1)
-    await client.publish("news", MODEL)
+    await client.publish("news", MODEL)  # type: ignore[arg-type]  # any value
     await pubsub.get_message(timeout=1)
 
     assert [MODEL] == received
-    await pubsub.aclose()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it bare
     await pool.aclose()
 
 
@@ -508,7 +508,7 @@ def test_listen_yields_decoded_messages(
 
 
 def test_pubsub_channels_and_numsub(both: Calls, raw: redis.Redis, prefix: str) -> None:
-    listener = raw.pubsub()
+    listener = raw.pubsub()  # type: ignore[no-untyped-call]  # redis-py leaves it bare
     listener.subscribe(prefix + "c1")
 
     assert ["c1"] == both.pubsub_channels()
@@ -532,6 +532,7 @@ def test_lock_prefixes_its_name_and_keeps_a_raw_token(
         assert -1 == raw.ttl(prefix + "job")
         assert calls.client.lock("job", blocking=False).acquire() is False
     assert token is not None
+    assert isinstance(token, bytes)
     assert not token.startswith(b"\xffK")  # not a kvdb frame
     assert 0 == raw.exists(prefix + "job")
     calls.close()

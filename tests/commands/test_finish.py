@@ -21,7 +21,8 @@ BAD = b"\xffK\x01\x03\x00\x00{not json"  # a json frame that does not decode
 
 
 def e(value: Any) -> bytes:
-    return JSON.encode(value)
+    encoded: bytes = JSON.encode(value)
+    return encoded
 
 
 def finish(

@@ -172,7 +172,8 @@ V, W = {"v": 1}, ["w"]
 
 
 def e(value: Any) -> bytes:
-    return JSON.encode(value)
+    encoded: bytes = JSON.encode(value)
+    return encoded
 
 
 VALUE_CASES: dict[str, tuple[tuple[Any, ...], list[Any]]] = {
