@@ -15,9 +15,7 @@ Everything public is importable from here; the modules behind these names are
 implementation detail unless their docstring says otherwise.
 """
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from kvdb._types import NOT_GIVEN
 from kvdb.client import Client, KVDBClient, SessionInfo
@@ -49,8 +47,8 @@ from kvdb.settings import (
 )
 
 try:
-    __version__ = version("kvdb")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = _metadata.version("kvdb")
+except _metadata.PackageNotFoundError:  # a checkout used without installing it
     __version__ = "0+unknown"
 
 __all__ = [

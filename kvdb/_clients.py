@@ -71,6 +71,11 @@ def untyped(method: Any) -> Callable[..., Any]:
     return cast(_Untyped, method)
 
 
+# redis-py's own execute_command, looked up once: it runs every command.
+_execute = untyped(redis.Redis.execute_command)
+_aexecute = untyped(redis.asyncio.Redis.execute_command)
+
+
 class SessionRedis(redis.Redis):
     """A `redis.Redis` whose commands follow a session's codec and key prefix."""
 
@@ -86,15 +91,15 @@ class SessionRedis(redis.Redis):
         self._lock_client: SessionRedis | None = None
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        execute = untyped(super().execute_command)
         context = self.context
         token = allow_retries(args)
         try:
             if context.trivial:
-                return execute(*args, **options)
+                return _execute(self, *args, **options)
 
             prepared = prepare(context, args, options)
-            result = prepared.finish(execute(*prepared.args, **prepared.options))
+            reply = _execute(self, *prepared.args, **prepared.options)
+            result = prepared.finish(reply)
         except PASSED_THROUGH:
             raise
         except redis.RedisError as exc:
@@ -110,7 +115,7 @@ class SessionRedis(redis.Redis):
         """Delete keys, prefixed already, whose value does not decode."""
         try:
             # redis.Redis's own method, so that the keys get no second prefix.
-            untyped(redis.Redis.execute_command)(self, "UNLINK", *keys)
+            _execute(self, "UNLINK", *keys)
         except redis.RedisError as exc:
             logger.warning("could not delete the undecodable keys %r: %s", keys, exc)
         else:
@@ -282,15 +287,14 @@ class AsyncSessionRedis(redis.asyncio.Redis):
         self._lock_client: AsyncSessionRedis | None = None
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        execute = untyped(super().execute_command)
         context = self.context
         token = allow_retries(args)
         try:
             if context.trivial:
-                return await execute(*args, **options)
+                return await _aexecute(self, *args, **options)
 
             prepared = prepare(context, args, options)
-            reply = await execute(*prepared.args, **prepared.options)
+            reply = await _aexecute(self, *prepared.args, **prepared.options)
             result = prepared.finish(reply)
         except PASSED_THROUGH:
             raise
@@ -305,7 +309,7 @@ class AsyncSessionRedis(redis.asyncio.Redis):
 
     async def delete_undecodable(self, keys: Sequence[bytes]) -> None:
         """Delete keys, prefixed already, whose value does not decode."""
-        execute = untyped(redis.asyncio.Redis.execute_command)
+        execute = _aexecute
         try:
             # redis-py's own method, so that the keys get no second prefix.
             await execute(self, "UNLINK", *keys)

@@ -123,11 +123,16 @@ def retry_scope(commands: Sequence[Sequence[Any]]) -> Iterator[None]:
         _may_retry.reset(token)
 
 
+def _marked_retryable(_: Exception) -> bool:
+    return _may_retry.get()
+
+
 def _combine(
     is_retryable: Callable[[Exception], bool] | None,
 ) -> Callable[[Exception], bool]:
+    # redis-py passes no predicate on the command path: no closure there.
     if is_retryable is None:
-        return lambda _: _may_retry.get()
+        return _marked_retryable
     return lambda error: _may_retry.get() and is_retryable(error)
 
 

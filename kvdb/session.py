@@ -15,6 +15,7 @@ command with `SessionClosedError` rather than reopening anything.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable
 from types import TracebackType
@@ -79,9 +80,11 @@ class KVDBSession(SessionCommands):
         self._closed = False
         self._lock = threading.Lock()
         self._client: SessionRedis | SessionRedisCluster | None = None
-        # The asyncio client of the loop that last asked, and its pool; a loop
-        # of its own gets a client of its own, over that loop's pool.
-        self._aclient: tuple[AsyncPool, _AsyncClient] | None = None
+        # The loop that last asked for the asyncio client, its pool and the
+        # client; another loop gets a client of its own, over its own pool.
+        self._aclient: (
+            tuple[asyncio.AbstractEventLoop, AsyncPool, _AsyncClient] | None
+        ) = None
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -106,7 +109,8 @@ class KVDBSession(SessionCommands):
 
         A `redis.Redis`, or a `redis.cluster.RedisCluster` on a cluster.
         """
-        self._check_open()
+        if self._closed:
+            self._check_open()
         client = self._client
         if client is None:
             with self._lock:
@@ -126,16 +130,23 @@ class KVDBSession(SessionCommands):
         """
         self._check_open()
         try:
-            pool = self._pools.async_pool(self._pool_key)
+            loop = asyncio.get_running_loop()
         except RuntimeError as exc:
             raise KVDBError(
                 f"session {self.name!r}: `aclient` and the async methods need a "
                 "running event loop; call them from async code"
             ) from exc
 
-        if self._aclient is None or self._aclient[0] is not pool:
-            self._aclient = (pool, self._async_client(pool))
-        return self._aclient[1]
+        # Every async command asks: the loop that asked last is answered
+        # without a trip through the registry and its lock.
+        cached = self._aclient
+        if cached is not None and cached[0] is loop:
+            return cached[2]
+
+        pool = self._pools.async_pool(self._pool_key)
+        client = self._async_client(pool)
+        self._aclient = (loop, pool, client)
+        return client
 
     def _sync_client(self, pool: SyncPool) -> SessionRedis | SessionRedisCluster:
         connection = self.settings.connection
