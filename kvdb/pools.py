@@ -116,31 +116,31 @@ class PoolRegistry:
 
     def release(self, key: str, user: object) -> None:
         """Forget `user`; close the pools of `key` if nobody uses them now."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return
-            entry.users.pop(id(user), None)
-            if entry.users:
-                return
-            del self._entries[key]
-
-        _close_sync(entry)
-        logger.debug("closed the pools of %s", entry.connection.server_label())
+        entry = self._forget(key, user)
+        if entry is not None:
+            _close_sync(entry)
+            logger.debug("closed the pools of %s", entry.connection.server_label())
 
     async def arelease(self, key: str, user: object) -> None:
         """Like `release`, and await the closing of this loop's pool."""
+        entry = self._forget(key, user)
+        if entry is not None:
+            await _close_async(entry)
+            _close_sync(entry)
+            logger.debug("closed the pools of %s", entry.connection.server_label())
+
+    def _forget(self, key: str, user: object) -> _Entry | None:
+        """Forget `user`; the entry of `key` if that left it without users."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                return
+                return None
             entry.users.pop(id(user), None)
             if entry.users:
-                return
+                return None
             del self._entries[key]
 
-        await _close_async(entry)
-        _close_sync(entry)
+        return entry
 
     # -- pools ---------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from kvdb import Client, KVDBClient
 from tests.servers import (
     CLUSTER_NODE_TIMEOUT_MS,
     SENTINEL_DOWN_AFTER_MS,
@@ -77,6 +78,22 @@ def _require_tls(binary: RedisBinary) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must run the TLS tests, but {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def client() -> Iterator[Client]:
+    """A `kvdb.Client` of the test's own, blind to the machine's KVDB_* variables."""
+    client = Client()
+    client.configure(environ={})
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_kvdb_client() -> Iterator[None]:
+    """Leave the process-wide `KVDBClient` as new after every test."""
+    yield
+    KVDBClient.reset()
 
 
 @pytest.fixture(scope="session")

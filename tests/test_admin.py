@@ -20,14 +20,6 @@ from kvdb.session import KVDBSession
 
 
 @pytest.fixture
-def client() -> Iterator[Client]:
-    client = Client()
-    client.configure(environ={})
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def source(client: Client, redis_url: str) -> KVDBSession:
     return client.get_session("source", url=redis_url, serializer="json")
 

@@ -20,15 +20,6 @@ from kvdb._types import NOT_GIVEN
 from tests.servers import AuthServer, RedisBinary, Server, start_server
 
 
-@pytest.fixture
-def client() -> Iterator[Client]:
-    """A client of its own, blind to the machine's KVDB_* variables."""
-    client = Client()
-    client.configure(environ={})
-    yield client
-    client.close()
-
-
 def _client_count(url: str, name: str) -> int:
     """How many connections the server sees with client name `name`."""
     with redis.Redis.from_url(url) as admin:

@@ -37,14 +37,6 @@ class Point:
 
 
 @pytest.fixture
-def client() -> Iterator[Client]:
-    client = Client()
-    client.configure(environ={})
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def raw(redis_server: Server) -> Iterator[redis.Redis]:
     with redis.Redis.from_url(redis_server.url) as raw:
         yield raw

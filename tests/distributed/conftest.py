@@ -12,16 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kvdb import Client, KVDBSession
+from kvdb import KVDBSession
 from tests.distributed.support import Both
-
-
-@pytest.fixture
-def client() -> Iterator[Client]:
-    client = Client()
-    client.configure(environ={})
-    yield client
-    client.close()
 
 
 @pytest.fixture
