@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +18,13 @@ from pydantic import BaseModel
 from kvdb import (
     AuthenticationError,
     Client,
+    CommandError,
     DecodeError,
     KVDBSession,
     ServerConnectionError,
     SessionClosedError,
 )
-from tests.servers import AuthServer, Server
+from tests.servers import AuthServer, Server, TlsServer
 
 
 class User(BaseModel):
@@ -328,3 +330,82 @@ def _text(value: str | bytes) -> str:
 def test_async_twins_are_coroutine_functions() -> None:
     assert asyncio.iscoroutinefunction(KVDBSession.aget)
     assert not asyncio.iscoroutinefunction(KVDBSession.get)
+
+
+@pytest.mark.tls
+class TestTls:
+    @pytest.mark.parametrize("client_cert", [False, True], ids=["ca-only", "mtls"])
+    def test_sync_and_async_over_tls(
+        self, client: Client, tls_server: TlsServer, client_cert: bool
+    ) -> None:
+        session = client.get_session(
+            "tls",
+            url=tls_server.url,
+            ssl_ca_certs=str(tls_server.ca_file),
+            ssl_certfile=str(tls_server.client_cert) if client_cert else None,
+            ssl_keyfile=str(tls_server.client_key) if client_cert else None,
+            serializer="json",
+        )
+
+        session.set("test_session:tls", {"secure": True})
+
+        async def read() -> Any:
+            return await session.aget("test_session:tls")
+
+        assert {"secure": True} == session.get("test_session:tls")
+        assert {"secure": True} == asyncio.run(read())
+
+    def test_an_unknown_ca_is_a_connection_error(
+        self, client: Client, tls_server: TlsServer
+    ) -> None:
+        session = client.get_session("tls-noca", url=tls_server.url, retry_attempts=0)
+
+        with pytest.raises(ServerConnectionError, match="certificate verify failed"):
+            session.ping()
+
+
+class TestAcl:
+    def test_acl_user_from_settings(
+        self, client: Client, auth_server: AuthServer
+    ) -> None:
+        session = client.get_session(
+            "acl",
+            url=auth_server.url,
+            username=auth_server.username,
+            password=auth_server.user_password,
+        )
+
+        session.set("test_session:acl", 1)
+
+        assert 1 == int(session.get("test_session:acl"))
+        assert auth_server.username == _text(session.acl_whoami())
+
+    def test_password_from_a_file(
+        self, client: Client, auth_server: AuthServer, tmp_path: Path
+    ) -> None:
+        secret = tmp_path / "redis-password"
+        secret.write_text(auth_server.password + "\n")
+
+        session = client.get_session(
+            "from-file", url=auth_server.url, password_file=secret
+        )
+
+        assert session.ping()
+        assert auth_server.password not in repr(session.settings)
+
+    def test_a_restricted_user_gets_a_command_error(
+        self, client: Client, auth_server: AuthServer
+    ) -> None:
+        session = client.get_session(
+            "limited",
+            url=auth_server.url,
+            username=auth_server.restricted_username,
+            password=auth_server.restricted_password,
+        )
+
+        session.set("app:allowed", 1)
+        with pytest.raises(CommandError) as caught:
+            session.set("elsewhere", 1)
+
+        assert "'limited'" in str(caught.value)
+        assert auth_server.restricted_password not in str(caught.value)
