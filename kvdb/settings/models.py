@@ -30,6 +30,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -304,6 +305,12 @@ class SessionSettings(BaseModel):
         return data
 
     # -- derived ------------------------------------------------------------
+
+    @field_serializer("url")
+    def _serialize_url(self, url: str) -> str:
+        # Like the SecretStr fields: a dump of the settings (to log them, to
+        # show them) must not carry the URL's password in clear.
+        return mask_url(url)
 
     @cached_property
     def connection(self) -> ConnectionSettings:

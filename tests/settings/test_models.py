@@ -112,3 +112,15 @@ def test_settings_are_equal_only_when_they_connect_alike() -> None:
         unset.connection.socket_timeout,
         explicit.connection.socket_timeout,
     )
+
+
+def test_a_dump_of_the_settings_masks_the_url_password() -> None:
+    settings = SessionSettings(url="redis://app:hunter2@cache.internal:6379/2")
+
+    dumped = settings.model_dump()
+
+    assert "redis://app:***@cache.internal:6379/2" == dumped["url"]
+    assert "hunter2" not in settings.model_dump_json()
+    password = settings.connection.password
+    assert password is not None
+    assert "hunter2" == password.get_secret_value()
