@@ -62,6 +62,9 @@ class Client:
         # The keyword arguments each session name was given so far, so that a
         # later call adds to them instead of starting again from the files.
         self._overrides: dict[str, dict[str, Any]] = {}
+        # The settings each name was last resolved from: after a reload the
+        # next get_session() of the name resolves it again.
+        self._resolved_with: dict[str, LoadedSettings] = {}
         self._pools = PoolRegistry()
 
     def __repr__(self) -> str:
@@ -150,13 +153,20 @@ class Client:
         overrides.update(other_settings)
 
         with self._lock:
+            loaded = self.settings
             current = self._sessions.get(name)
-            if current is not None and not current.closed and not overrides:
+            if (
+                current is not None
+                and not current.closed
+                and not overrides
+                and self._resolved_with.get(name) is loaded
+            ):
                 return current
 
             merged = {**self._overrides.get(name, {}), **overrides}
-            settings = self.settings.resolve(name, merged)
+            settings = loaded.resolve(name, merged)
             self._overrides[name] = merged
+            self._resolved_with[name] = loaded
             if (
                 current is not None
                 and not current.closed
@@ -204,6 +214,7 @@ class Client:
             sessions = list(self._sessions.values())
             self._sessions.clear()
             self._overrides.clear()
+            self._resolved_with.clear()
 
         for session in sessions:
             session.close()
@@ -215,6 +226,7 @@ class Client:
             sessions = list(self._sessions.values())
             self._sessions.clear()
             self._overrides.clear()
+            self._resolved_with.clear()
 
         for session in sessions:
             await session.aclose()

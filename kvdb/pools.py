@@ -280,7 +280,8 @@ def _close_with_loop(
     generator = closer()
     # Run the generator to its first `yield` without awaiting: the first step
     # registers it with the running loop, and reaching the `yield` ends the
-    # step with StopIteration.
+    # step with StopIteration. The step object has `send()` like a coroutine,
+    # though typing knows it only as an Awaitable.
     with contextlib.suppress(StopIteration):
         generator.__anext__().send(None)  # type: ignore[attr-defined]
     return generator

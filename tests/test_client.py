@@ -326,3 +326,25 @@ def test_quickstart_in_a_fresh_interpreter(
 
     assert 0 == result.returncode, result.stderr
     assert "quickstart ok MyModel\n" == result.stdout
+
+
+def test_reload_takes_effect_on_the_next_get_session(
+    tmp_path: Path, redis_server: Server
+) -> None:
+    config = tmp_path / "kvdb.toml"
+    config.write_text(f'[sessions.cache]\nurl = "{redis_server.url}"\n')
+    client = Client()
+    client.configure(config, environ={})
+    before = client.get_session("cache")
+
+    config.write_text(
+        f'[sessions.cache]\nurl = "{redis_server.url}"\nserializer = "json"\n'
+    )
+    assert before is client.get_session("cache")
+    client.reload()
+    after = client.get_session("cache")
+
+    assert after is not before
+    assert "json" == after.settings.serializer
+    assert after is client.get_session("cache")
+    client.close()
