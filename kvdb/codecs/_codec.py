@@ -62,6 +62,7 @@ class Codec:
         "_compressor",
         "_max_decompressed_size",
         "_max_value_size",
+        "_plain_readers",
         "_readers",
         "_serializer",
         "_signer",
@@ -92,6 +93,15 @@ class Codec:
         self._max_value_size = max_value_size
         self._max_decompressed_size = max_decompressed_size
         self._readers = dict(readers)
+        # The frames most reads meet: unsigned, uncompressed and untagged (a
+        # str, or a JSON-like document). Their 6 header bytes, matched whole,
+        # say all the general path would check. Pickle is left to that path,
+        # whose rules depend on the signing key.
+        self._plain_readers = {
+            _frame.header(id_, _frame.NO_COMPRESSION, 0): reader
+            for id_, reader in self._readers.items()
+            if id_ != _frame.PICKLE
+        }
         self._signer = signer
 
     def __repr__(self) -> str:
@@ -210,8 +220,9 @@ class Codec:
             return _read_raw(data)
 
         try:
-            if data.startswith(_TEXT_HEADER):  # the most common frame, first
-                return data[_frame.HEADER_SIZE :].decode()
+            reader = self._plain_readers.get(data[: _frame.HEADER_SIZE])
+            if reader is not None:
+                return _loads(reader, data[_frame.HEADER_SIZE :], False)
             return self._read_frame(data)
         except Exception as exc:
             raise DecodeError(
@@ -241,14 +252,7 @@ class Codec:
         if compressor != _frame.NO_COMPRESSION:
             body = self._decompressed(rest, compressor)
 
-        try:
-            return reader.loads(body, bool(flags & _frame.TYPED))
-        except FrameError:
-            raise
-        except Exception as exc:
-            raise FrameError(
-                f"the {reader.name} body does not decode ({_reason(exc)})"
-            ) from exc
+        return _loads(reader, body, bool(flags & _frame.TYPED))
 
     def _verified(self, data: bytes, serializer: int, flags: int) -> bytes:
         """What follows the header (and signature), checked if it must be."""
@@ -295,6 +299,18 @@ class Codec:
             )
 
         return decompressor.decompress(rest[_frame.SIZE_FIELD_SIZE :], size)
+
+
+def _loads(reader: Serializer, body: bytes | bytearray, typed: bool) -> Any:
+    """The value in `body`, a failure named after the serializer that read it."""
+    try:
+        return reader.loads(body, typed)
+    except FrameError:
+        raise
+    except Exception as exc:
+        raise FrameError(
+            f"the {reader.name} body does not decode ({_reason(exc)})"
+        ) from exc
 
 
 def _read_raw(data: bytes) -> Any:
