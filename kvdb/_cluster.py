@@ -79,7 +79,7 @@ from kvdb.commands import CommandContext, PreparedCommand, prepare
 from kvdb.errors import ConfigError, KVDBError
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
     from kvdb.settings import ConnectionSettings
 

@@ -36,23 +36,13 @@ import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_overloads
 
 import redis
 import redis.asyncio
 import redis.cluster
 import redis.typing
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
-
-if sys.version_info >= (3, 11):
-    from typing import get_overloads
-else:
-
-    def get_overloads(function: Callable[..., Any]) -> list[Callable[..., Any]]:
-        raise RuntimeError(
-            "kvdb._codegen reads redis-py's overloads, which needs Python 3.11"
-        )
-
 
 __all__ = ["TARGET", "main", "render"]
 

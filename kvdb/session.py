@@ -39,7 +39,7 @@ from kvdb.errors import KVDBError, SessionClosedError
 from kvdb.settings import SessionSettings
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
     from kvdb.pools import AsyncPool, PoolRegistry, SyncPool
 

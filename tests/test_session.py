@@ -63,9 +63,7 @@ VALUES = [
     pytest.param({"a": [1, 2, {"b": None}]}, id="dict"),
     pytest.param((1, "two"), id="tuple"),
     pytest.param({1, 2, 3}, id="set"),
-    pytest.param(
-        dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc), id="datetime"
-    ),
+    pytest.param(dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC), id="datetime"),
     pytest.param(Decimal("1.10"), id="decimal"),
     pytest.param(User(name="Ada", age=36), id="model"),
     pytest.param(Point(1, 2), id="dataclass"),

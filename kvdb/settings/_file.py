@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +29,6 @@ from kvdb.errors import ConfigError
 from kvdb.settings._layer import EMPTY_LAYER, Layer, session_key, validate_layer
 from kvdb.settings._messages import did_you_mean
 from kvdb.settings.models import SessionSettings
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    # tomli is tomllib's backport, a dependency only before Python 3.11.
-    import tomli as tomllib
 
 __all__ = ["ProfileTables", "SettingsFile", "find_settings_file", "read_settings_file"]
 

@@ -69,7 +69,7 @@ def _profile() -> Profile:
         email="ada@example.com",
         tags=["admin", "beta", "eu-west"],
         active=True,
-        created=dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.timezone.utc),
+        created=dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC),
     )
 
 

@@ -96,14 +96,14 @@ EXAMPLES: dict[str, Any] = {
     "set": {1, 2, 3},
     "frozenset": frozenset({"a", frozenset({"b"})}),
     "naive datetime": dt.datetime(2024, 5, 1, 12, 30, 15, 123456),
-    "utc datetime": dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc),
+    "utc datetime": dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
     "offset datetime": dt.datetime(
         2024, 5, 1, tzinfo=dt.timezone(dt.timedelta(hours=-3))
     ),
     "zoned datetime": dt.datetime(2024, 10, 27, 2, 30, tzinfo=PARIS, fold=1),
     "date": dt.date(2024, 5, 1),
     "time": dt.time(23, 59, 59, 999999),
-    "aware time": dt.time(8, tzinfo=dt.timezone.utc),
+    "aware time": dt.time(8, tzinfo=dt.UTC),
     "timedelta": dt.timedelta(days=-1, seconds=5, microseconds=7),
     "Decimal": decimal.Decimal("1.50"),
     "Decimal NaN": decimal.Decimal("NaN"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,13 +17,7 @@ from kvdb.commands import CommandContext
 from tests.commands.support import JSON
 from tests.servers import Server
 
-needs_overloads = pytest.mark.skipif(
-    sys.version_info < (3, 11),
-    reason="the generator reads redis-py's overloads (typing.get_overloads, 3.11)",
-)
 
-
-@needs_overloads
 def test_the_generated_file_is_fresh_for_the_installed_redis_py() -> None:
     current = _codegen.TARGET.read_text(encoding="utf-8")
 
@@ -34,13 +27,11 @@ def test_the_generated_file_is_fresh_for_the_installed_redis_py() -> None:
     )
 
 
-@needs_overloads
 def test_check_exits_0_when_fresh(capsys: pytest.CaptureFixture[str]) -> None:
     assert 0 == _codegen.main(["--check"])
     assert "" == capsys.readouterr().out
 
 
-@needs_overloads
 def test_check_exits_1_and_says_what_to_run_when_stale(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Any,
@@ -55,7 +46,6 @@ def test_check_exits_1_and_says_what_to_run_when_stale(
     assert "# an older redis-py\n" == stale.read_text(encoding="utf-8")
 
 
-@needs_overloads
 def test_the_header_says_how_the_file_was_made() -> None:
     first_lines = _codegen.render().splitlines()[:2]
 
