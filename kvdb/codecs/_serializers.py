@@ -296,6 +296,20 @@ class PickleSerializer(Serializer):
     def __init__(self, library: PickleLibrary) -> None:
         self.library = library
         self._dumps = library.dumps
+        serializer = self
+
+        # Subclasses, not instance attributes: since Python 3.13 the C
+        # pickler's persistent_id and persistent_load cannot be assigned.
+        class CanonicalPickler(library.pickler):  # type: ignore[misc, name-defined]
+            def persistent_id(self, obj: Any) -> Any:
+                return serializer._set_id(obj)
+
+        class SetUnpickler(library.unpickler):  # type: ignore[misc, name-defined]
+            def persistent_load(self, pid: Any) -> Any:
+                return _load_set(pid)
+
+        self._pickler: type[Any] = CanonicalPickler
+        self._unpickler: type[Any] = SetUnpickler
 
     def __repr__(self) -> str:
         return f"PickleSerializer(picklelib={self.library.name!r})"
@@ -309,9 +323,7 @@ class PickleSerializer(Serializer):
 
     def _canonical_dumps(self, value: Any) -> bytes:
         out = io.BytesIO()
-        pickler = self.library.pickler(out, protocol=_PROTOCOL)
-        pickler.persistent_id = self._set_id
-        pickler.dump(value)
+        self._pickler(out, protocol=_PROTOCOL).dump(value)
 
         return out.getvalue()
 
@@ -329,10 +341,7 @@ class PickleSerializer(Serializer):
         return self._canonical_dumps(member)
 
     def loads(self, body: Body, typed: bool) -> Any:
-        unpickler = self.library.unpickler(io.BytesIO(body))
-        unpickler.persistent_load = _load_set
-
-        return unpickler.load()
+        return self._unpickler(io.BytesIO(body)).load()
 
 
 def _load_set(pid: Any) -> set[Any] | frozenset[Any]:
