@@ -66,17 +66,36 @@ def mask_url(url: str) -> str:
 
     It works on URLs too broken to parse: everything between the first `:` of
     the user part and the last `@` is masked, so an unencoded `@` or `/` in a
-    password cannot make part of it show.
+    password cannot make part of it show. The values of query options that
+    are not kvdb's (`?password=...`, which other clients accept) are masked
+    too, since nothing says what they hold.
     """
     scheme, sep, rest = url.partition("://")
-    at = rest.rfind("@")
-    if not sep or at < 0:
+    if not sep:
         return url
 
-    user, colon, _ = rest[:at].partition(":")
-    if not colon:
-        return url
-    return f"{scheme}://{user}:{MASK}@{rest[at + 1 :]}"
+    user_part, at, server = rest.rpartition("@")
+    user, colon, _ = user_part.partition(":")
+    if not at:
+        server = rest
+    elif colon:
+        user_part = f"{user}:{MASK}"
+    server, question, query = server.partition("?")
+    if question:
+        query = _mask_query(query)
+    return f"{scheme}://{user_part}{at}{server}{question}{query}"
+
+
+def _mask_query(query: str) -> str:
+    # Imported here: the URL grammar imports this module.
+    from kvdb.settings.urls import URL_OPTIONS
+
+    parts = []
+    for part in query.split("&"):
+        name, equals, _ = part.partition("=")
+        known = name in URL_OPTIONS or name == "db"
+        parts.append(part if known or not equals else f"{name}={MASK}")
+    return "&".join(parts)
 
 
 def shown(setting: str, value: Any) -> str:

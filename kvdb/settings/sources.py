@@ -24,6 +24,7 @@ A setting the URL leaves out is filled in from any source.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from pydantic import ValidationError
 
 from kvdb._log import logger
 from kvdb._types import NOT_GIVEN
-from kvdb.errors import ConfigError
+from kvdb.errors import ConfigError, MissingDependencyError
 from kvdb.settings._env import EnvironmentSettings, read_environment
 from kvdb.settings._file import (
     ProfileTables,
@@ -260,6 +261,7 @@ class LoadedSettings:
             message = f"session {name!r}: {where} = {exc.value_shown}: {exc.problem}"
             raise ConfigError(message) from exc
 
+        _check_codec(name, settings, choices)
         return _Resolution(settings, choices, parsed)
 
     def _declared(self, name: str, has_overrides: bool) -> str:
@@ -317,6 +319,38 @@ class LoadedSettings:
         if self._file is None or self.profile is None:
             return ProfileTables()
         return self._file.profiles[self.profile]
+
+
+def _check_codec(
+    name: str, settings: SessionSettings, choices: dict[str, _Choice]
+) -> None:
+    """Build the session's codec once, to fail now where a setting is written.
+
+    A codec setting that does not go with the others (a compression without a
+    serializer, a level the compressor lacks) would otherwise fail on the
+    session's first use, without saying which file or variable set it.
+    """
+    # Imported here: the codec factory imports the settings models.
+    from kvdb.codecs import build_codec
+
+    try:
+        build_codec(settings)
+    except ConfigError as exc:
+        # The factory's messages start with the setting they are about.
+        setting = re.match(r"\w+", str(exc))
+        where = ""
+        if setting:
+            # A secret read from a file is placed where the file is named.
+            choice = choices.get(setting.group()) or choices.get(
+                f"{setting.group()}_file"
+            )
+            where = f" ({choice.location})" if choice else ""
+        kind = (
+            MissingDependencyError
+            if isinstance(exc, MissingDependencyError)
+            else ConfigError
+        )
+        raise kind(f"session {name!r}{where}: {exc}") from exc
 
 
 def _find(layers: Mapping[str, Layer], key: str) -> Layer:

@@ -181,7 +181,7 @@ def _parse(url: str) -> ParsedURL:
 
     before_query, _, query = rest.partition("?")
     authority, slash, path = before_query.partition("/")
-    if "@" not in authority and mask_url(url) != url:
+    if "@" not in authority and ":" in rest.rpartition("@")[0]:
         # The last "@" comes after a "/" or "?": a password holds one of them.
         # Said without quoting any part of the URL, which may be the password.
         raise _URLError(

@@ -196,6 +196,45 @@ def test_pyproject_errors_use_the_full_dotted_key(
     )
 
 
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (
+            'serializer = "none"\ncompression = "zstd"',
+            "sessions.cache.compression): compression needs a serializer",
+        ),
+        (
+            'compression = "zstd"\ncompression_level = 99',
+            "sessions.cache.compression_level): compression_level: 99 is not a "
+            "zstd level",
+        ),
+        (
+            "serializer_kwargs = { jsonlb = 'orjson' }",
+            "sessions.cache.serializer_kwargs): serializer_kwargs: unknown option "
+            "'jsonlb'",
+        ),
+        (
+            'signing_key = "0123456789abcdef-long-enough"',
+            "sessions.cache.signing_key): signing_key signs pickle frames",
+        ),
+    ],
+    ids=["compression-without-serializer", "level", "kwargs", "signing-key"],
+)
+def test_codec_settings_that_do_not_fit_fail_where_they_are_written(
+    env: Env, write_file: WriteFile, table: str, expected: str
+) -> None:
+    path = write_file(f'[defaults]\nserializer = "json"\n[sessions.cache]\n{table}\n')
+    settings = env.load()
+
+    with pytest.raises(ConfigError) as checked:
+        settings.check()
+    with pytest.raises(ConfigError) as resolved:
+        settings.resolve("cache")
+
+    assert f"session 'cache' ({path}: {expected}" in str(checked.value)
+    assert str(checked.value) == str(resolved.value)
+
+
 def test_errors_carry_no_pydantic_noise(env: Env, write_file: WriteFile) -> None:
     _, message = load_error(env, write_file, "[defaults]\nport = 'x'\n")
 
@@ -268,6 +307,7 @@ class TestSecretsNeverShow:
         env["KVDB_PASSWORD"] = self.SECRET
         env["KVDB_SENTINEL_PASSWORD"] = self.SECRET + "-sentinel"
         env["KVDB_SIGNING_KEY_FILE"] = str(tmp_path / "key")
+        env["KVDB_SERIALIZER"] = "pickle"
 
         settings = env.load()
         resolved = settings.resolve()

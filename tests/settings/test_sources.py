@@ -396,6 +396,7 @@ class TestEnvironment:
     def test_json_lists_and_tables(self, env: Env) -> None:
         env["KVDB_TRUSTED_MODULES"] = json.dumps(["app.models", "app.events"])
         env["KVDB_SERIALIZER_KWARGS"] = json.dumps({"jsonlib": "orjson"})
+        env["KVDB_SERIALIZER"] = "json"
 
         settings = env.load().resolve()
 
@@ -509,15 +510,16 @@ class TestSecretFiles:
         self, env: Env, tmp_path: Path
     ) -> None:
         (tmp_path / "sentinel").write_text("sentinel-pw\n")
-        (tmp_path / "key").write_text("signing\n")
+        (tmp_path / "key").write_text("signing-key-of-pickle-frames\n")
         env["KVDB_SENTINEL_PASSWORD_FILE"] = str(tmp_path / "sentinel")
         env["KVDB_SIGNING_KEY_FILE"] = str(tmp_path / "key")
+        env["KVDB_SERIALIZER"] = "pickle"
 
         settings = env.load().resolve()
 
         assert settings.sentinel_password is not None
         assert settings.signing_key is not None
-        assert ("sentinel-pw", "signing") == (
+        assert ("sentinel-pw", "signing-key-of-pickle-frames") == (
             settings.sentinel_password.get_secret_value(),
             settings.signing_key.get_secret_value(),
         )
@@ -740,11 +742,16 @@ class TestOverrides:
     def test_raw_values_are_validated(self, env: Env) -> None:
         settings = env.load().resolve(
             "default",
-            {"url": "redis://h/1", "password": "pw", "serializer_kwargs": {"a": 1}},
+            {
+                "url": "redis://h/1",
+                "password": "pw",
+                "serializer": "json",
+                "serializer_kwargs": {"jsonlib": "json"},
+            },
         )
 
         assert settings.password is not None
-        assert ("pw", {"a": 1}) == (
+        assert ("pw", {"jsonlib": "json"}) == (
             settings.password.get_secret_value(),
             settings.serializer_kwargs,
         )

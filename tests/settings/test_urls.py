@@ -259,6 +259,23 @@ def test_errors_mask_the_password(url: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "redis://h/0?password=hunter2",
+        "redis://h/0?socket_timeout=2&auth_token=hunter2",
+        "redis://h/x?password=hunter2",
+    ],
+    ids=["password-option", "after-a-known-option", "with-another-problem"],
+)
+def test_errors_mask_unknown_query_options(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_url(url)
+
+    assert "hunter2" not in str(caught.value)
+    assert "=***" in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("url", "masked"),
     [
         ("redis://user:pw@h:1/0", "redis://user:***@h:1/0"),
