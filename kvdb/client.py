@@ -18,6 +18,7 @@ its own creates a `Client()`.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,9 @@ class Client:
         self._profile: str | None = None
         self._environ: Mapping[str, str] | None = None
         self._sessions: dict[str, KVDBSession] = {}
+        # Sessions replaced in the registry still work while the program
+        # holds them; close() closes them too.
+        self._made: weakref.WeakSet[KVDBSession] = weakref.WeakSet()
         # The keyword arguments each session name was given so far, so that a
         # later call adds to them instead of starting again from the files.
         self._overrides: dict[str, dict[str, Any]] = {}
@@ -182,6 +186,7 @@ class Client:
                     ", ".join(_changes(current.settings, settings)) or "nothing",
                 )
             self._sessions[name] = session
+            self._made.add(session)
 
         return session
 
@@ -210,11 +215,7 @@ class Client:
 
     def close(self) -> None:
         """Close every session and pool. Later `get_session()` calls start anew."""
-        with self._lock:
-            sessions = list(self._sessions.values())
-            self._sessions.clear()
-            self._overrides.clear()
-            self._resolved_with.clear()
+        sessions = self._forget_sessions()
 
         for session in sessions:
             session.close()
@@ -222,15 +223,22 @@ class Client:
 
     async def aclose(self) -> None:
         """Like `close()`, awaiting the running loop's connections."""
-        with self._lock:
-            sessions = list(self._sessions.values())
-            self._sessions.clear()
-            self._overrides.clear()
-            self._resolved_with.clear()
+        sessions = self._forget_sessions()
 
         for session in sessions:
             await session.aclose()
         await self._pools.aclose()
+
+    def _forget_sessions(self) -> list[KVDBSession]:
+        """Empty the registry; return every session made, replaced ones too."""
+        with self._lock:
+            sessions = list(self._made)
+            self._made.clear()
+            self._sessions.clear()
+            self._overrides.clear()
+            self._resolved_with.clear()
+
+        return sessions
 
     def reset(self) -> None:
         """Close everything and forget the settings: as new. Meant for tests."""

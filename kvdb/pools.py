@@ -13,7 +13,9 @@ nothing behind.
 
 Pools are created on a session's first command, never before, and dropped
 without being closed in a child process after `fork()`: the parent's sockets
-are the parent's. A pool is closed when the last session using it is closed.
+are the parent's. A pool is closed when the last session using it is closed,
+or garbage-collected: a session replaced in the client's registry and dropped
+by the program releases its pool too.
 
 What a "pool" is depends on the kind of connection: a redis-py connection pool
 for one server; for a Redis Cluster, a redis-py cluster client that owns one
@@ -27,6 +29,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,21 +72,29 @@ class PoolInfo:
     async_connections: int
 
 
+@dataclass(frozen=True)
+class _User:
+    """A session that uses a pool: its name, and what releases it if collected."""
+
+    name: str
+    finalizer: weakref.finalize[Any, Any]
+
+
 @dataclass
 class _Entry:
     """The pools of one key, and who uses them."""
 
     connection: ConnectionSettings
-    users: dict[int, str] = field(default_factory=dict)
+    users: dict[int, _User] = field(default_factory=dict)
     sync_pool: SyncPool | None = None
     # One pool per event loop, keyed by id(loop) since loops need not be
     # hashable; the loop itself is kept to tell a reused id from the same loop.
     async_pools: dict[int, tuple[asyncio.AbstractEventLoop, Any]] = field(
         default_factory=dict
     )
-    # Async generators whose `finally` closes a loop's pool at loop shutdown;
-    # the loop only holds them weakly.
-    closers: list[AsyncIterator[None]] = field(default_factory=list)
+    # Async generators whose `finally` closes a loop's pool at loop shutdown,
+    # by id(loop); the loop only holds them weakly.
+    closers: dict[int, AsyncIterator[None]] = field(default_factory=dict)
 
 
 def _connection_count(pool: Any) -> int:
@@ -100,43 +111,52 @@ class PoolRegistry:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}
-        self._pid = os.getpid()
+        _registries.add(self)
 
     # -- users ---------------------------------------------------------------
 
     def register(self, connection: ConnectionSettings, user: object, name: str) -> str:
-        """Note that session `user` (called `name`) uses the pool of `connection`."""
+        """Note that session `user` (called `name`) uses the pool of `connection`.
+
+        The registry holds `user` weakly: if it is collected unreleased, its
+        use of the pool ends then.
+        """
         key = connection.pool_key()
+        finalizer = weakref.finalize(user, self._release_id, key, id(user))
+        finalizer.atexit = False  # the process's sockets close with it
         with self._lock:
-            self._after_fork()
             entry = self._entries.setdefault(key, _Entry(connection))
-            entry.users[id(user)] = name
+            entry.users[id(user)] = _User(name, finalizer)
 
         return key
 
     def release(self, key: str, user: object) -> None:
         """Forget `user`; close the pools of `key` if nobody uses them now."""
-        entry = self._forget(key, user)
+        self._release_id(key, id(user))
+
+    def _release_id(self, key: str, user_id: int) -> None:
+        entry = self._forget(key, user_id)
         if entry is not None:
             _close_sync(entry)
             logger.debug("closed the pools of %s", entry.connection.server_label())
 
     async def arelease(self, key: str, user: object) -> None:
         """Like `release`, and await the closing of this loop's pool."""
-        entry = self._forget(key, user)
+        entry = self._forget(key, id(user))
         if entry is not None:
             await _close_async(entry)
             _close_sync(entry)
             logger.debug("closed the pools of %s", entry.connection.server_label())
 
-    def _forget(self, key: str, user: object) -> _Entry | None:
-        """Forget `user`; the entry of `key` if that left it without users."""
+    def _forget(self, key: str, user_id: int) -> _Entry | None:
+        """Forget a user; the entry of `key` if that left it without users."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None:
+            user = None if entry is None else entry.users.pop(user_id, None)
+            if user is None:
                 return None
-            entry.users.pop(id(user), None)
-            if entry.users:
+            user.finalizer.detach()
+            if entry is None or entry.users:
                 return None
             del self._entries[key]
 
@@ -163,8 +183,11 @@ class PoolRegistry:
             entry = self._entry(key)
             for loop_id, (other, _) in list(entry.async_pools.items()):
                 if other.is_closed():
-                    # Its sockets died with the loop; nothing left to await.
+                    # Closed without shutting down its async generators, so
+                    # the closer never ran; with no loop left to close them
+                    # on, the sockets close when their objects are collected.
                     del entry.async_pools[loop_id]
+                    entry.closers.pop(loop_id, None)
 
             found = entry.async_pools.get(id(loop))
             if found is not None and found[0] is loop:
@@ -173,12 +196,11 @@ class PoolRegistry:
 
             pool = _new_pool(entry.connection, asynchronous=True)
             entry.async_pools[id(loop)] = (loop, pool)
-            entry.closers.append(_close_with_loop(entry, loop, pool))
+            entry.closers[id(loop)] = _close_with_loop(entry, loop, pool)
 
         return pool
 
     def _entry(self, key: str) -> _Entry:
-        self._after_fork()
         try:
             return self._entries[key]
         except KeyError:
@@ -208,7 +230,6 @@ class PoolRegistry:
     def describe(self) -> list[PoolInfo]:
         """One `PoolInfo` per key in use."""
         with self._lock:
-            self._after_fork()
             entries = dict(self._entries)
 
         infos = []
@@ -219,7 +240,7 @@ class PoolRegistry:
                 PoolInfo(
                     key=key,
                     server=entry.connection.server_label(),
-                    sessions=tuple(sorted(set(entry.users.values()))),
+                    sessions=tuple(sorted({u.name for u in entry.users.values()})),
                     sync_connections=0 if sync is None else _connection_count(sync),
                     async_pools=len(pools),
                     async_connections=sum(_connection_count(p) for p in pools),
@@ -229,15 +250,24 @@ class PoolRegistry:
 
     def _after_fork(self) -> None:
         # A child process must not touch its parent's sockets: it starts with
-        # fresh pools, keeping only who uses which key.
-        if self._pid == os.getpid():
-            return
-        self._pid = os.getpid()
+        # fresh pools, keeping only who uses which key. Another thread of the
+        # parent may have held the lock when it forked: the child's is new.
         self._lock = threading.RLock()
         for entry in self._entries.values():
             entry.sync_pool = None
             entry.async_pools.clear()
             entry.closers.clear()
+
+
+_registries: weakref.WeakSet[PoolRegistry] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for registry in list(_registries):
+        registry._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _close_sync(entry: _Entry) -> None:
@@ -275,7 +305,12 @@ def _close_with_loop(
             yield
         finally:
             entry.async_pools.pop(id(loop), None)
+            entry.closers.pop(id(loop), None)
             await pool.aclose()
+            if isinstance(pool, redis.asyncio.ConnectionPool):
+                # Its closed connections still hold the loop's streams; a
+                # session's cached client would keep the loop alive with them.
+                pool.reset()  # type: ignore[no-untyped-call]  # untyped in redis-py
 
     generator = closer()
     # Run the generator to its first `yield` without awaiting: the first step

@@ -16,7 +16,9 @@ command with `SessionClosedError` rather than reopening anything.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import weakref
 from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -80,11 +82,14 @@ class KVDBSession(SessionCommands):
         self._closed = False
         self._lock = threading.Lock()
         self._client: SessionRedis | SessionRedisCluster | None = None
-        # The loop that last asked for the asyncio client, its pool and the
-        # client; another loop gets a client of its own, over its own pool.
+        # The loop that last asked for the asyncio client (held weakly, so
+        # that a finished loop can go), its pool and the client; another loop
+        # gets a client of its own, over its own pool.
         self._aclient: (
-            tuple[asyncio.AbstractEventLoop, AsyncPool, _AsyncClient] | None
+            tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncPool, _AsyncClient]
+            | None
         ) = None
+        _sessions.add(self)
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -140,12 +145,12 @@ class KVDBSession(SessionCommands):
         # Every async command asks: the loop that asked last is answered
         # without a trip through the registry and its lock.
         cached = self._aclient
-        if cached is not None and cached[0] is loop:
+        if cached is not None and cached[0]() is loop:
             return cached[2]
 
         pool = self._pools.async_pool(self._pool_key)
         client = self._async_client(pool)
-        self._aclient = (loop, pool, client)
+        self._aclient = (weakref.ref(loop), pool, client)
         return client
 
     def _sync_client(self, pool: SyncPool) -> SessionRedis | SessionRedisCluster:
@@ -295,6 +300,20 @@ class KVDBSession(SessionCommands):
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+# Every live session, so that a child process after fork() drops the clients
+# they keep on their parent's pools and gets its own from its registry.
+_sessions: weakref.WeakSet[KVDBSession] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for session in list(_sessions):
+        session._client = None
+        session._aclient = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _namespace(prefix: str | None) -> str | None:
