@@ -55,7 +55,7 @@ COMMAND = "python -m kvdb._codegen"
 # Names the session defines itself: KVDBSession reserves them.
 _RESERVED = """
     client aclient name settings codec close aclose clear aclear closed
-    pipeline apipeline pubsub apubsub lock alock
+    pipeline apipeline transaction atransaction pubsub apubsub lock alock
 """
 
 # redis-py methods that are not commands of a session, by reason.
@@ -63,7 +63,7 @@ _EXCLUDED = {
     "the plumbing of a redis-py client, or done by the session itself": """
         execute_command parse_response from_url from_pool get_cache
         get_connection_kwargs get_encoder get_retry set_retry
-        set_response_callback load_external_module initialize transaction
+        set_response_callback load_external_module initialize
         keyspace_notifications
     """,
     "module namespaces (JSON, search, ...) whose keys kvdb does not know": """

@@ -19,7 +19,7 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -197,6 +197,26 @@ class KVDBSession(SessionCommands):
         if transaction is None:
             return self.aclient.pipeline(shard_hint=shard_hint)
         return self.aclient.pipeline(transaction=transaction, shard_hint=shard_hint)
+
+    def transaction(
+        self, func: Callable[[Any], Any], *watches: str, **kwargs: Any
+    ) -> Any:
+        """Run `func(pipe)` in a MULTI/EXEC transaction, again on a WatchError.
+
+        As redis-py's `Redis.transaction`: the keys in `watches` (prefixed,
+        like every key) are watched before each try; `value_from_callable`,
+        `watch_delay` and `shard_hint` are its keywords.
+        """
+        return self.client.transaction(func, *watches, **kwargs)
+
+    async def atransaction(
+        self, func: Callable[[Any], Any], *watches: str, **kwargs: Any
+    ) -> Any:
+        """The async twin of `transaction()`; `func` is a coroutine function."""
+        # redis-py annotates the cluster's `func` as a coroutine, though it
+        # calls it with the pipeline, as the single-server client does.
+        client: Any = self.aclient
+        return await client.transaction(func, *watches, **kwargs)
 
     def pubsub(self, **kwargs: Any) -> Any:
         """A pub/sub reader: channels get the prefix, messages the codec."""

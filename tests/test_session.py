@@ -407,3 +407,38 @@ class TestAcl:
 
         assert "'limited'" in str(caught.value)
         assert auth_server.restricted_password not in str(caught.value)
+
+
+class TestTransactions:
+    def test_transaction_watches_prefixed_keys_and_retries(
+        self, session: KVDBSession, raw: redis.Redis
+    ) -> None:
+        session.set("test_session:tx", 1)
+        tries: list[int] = []
+
+        def bump(pipe: Any) -> None:
+            current = pipe.get("test_session:tx")
+            if not tries:
+                # Another client writes the watched key: the first try fails.
+                raw.set(f"{session.settings.key_prefix}:test_session:tx", 10)
+            tries.append(current)
+            pipe.multi()
+            pipe.set("test_session:tx", current + 1)
+
+        session.transaction(bump, "test_session:tx")
+
+        assert [1, 10] == tries
+        assert 11 == session.get("test_session:tx")
+
+    async def test_atransaction(self, session: KVDBSession) -> None:
+        await session.aset("test_session:atx", {"n": 1})
+
+        async def bump(pipe: Any) -> None:
+            current = await pipe.get("test_session:atx")
+            pipe.multi()
+            pipe.set("test_session:atx", {"n": current["n"] + 1})
+
+        results = await session.atransaction(bump, "test_session:atx")
+
+        assert [True] == results
+        assert {"n": 2} == await session.aget("test_session:atx")

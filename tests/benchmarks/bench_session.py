@@ -8,8 +8,9 @@ time per operation and the ratio kvdb / baseline (1.00 is parity). Cases:
 
 - `get`/`set` of a short string: a session with no serializer beside redis-py;
 - `get`/`set` of a small pydantic model: a json session beside redis-py plus
-  hand-written pydantic JSON (`model_dump_json`, `model_validate_json`);
-- `get`/`set` from 64 concurrent asyncio tasks;
+  hand-written orjson (`orjson.dumps(model.model_dump())` and
+  `User.model_validate(orjson.loads(reply))`);
+- the same four from 64 concurrent asyncio tasks;
 - `mget`/`mset` of 1,000 strings (no serializer) and of 1,000 small dicts
   (a json session beside redis-py plus orjson).
 
@@ -40,7 +41,7 @@ ASYNC_TASKS = 64
 BATCH = 1_000
 
 
-class Profile(BaseModel):
+class User(BaseModel):
     id: int
     name: str
     email: str
@@ -48,13 +49,23 @@ class Profile(BaseModel):
     active: bool
 
 
-PROFILE = Profile(
+USER = User(
     id=7,
     name="Ada Lovelace",
     email="ada@example.org",
     tags=["math", "code"],
     active=True,
 )
+
+
+def _dump(user: User) -> bytes:
+    """What a program without kvdb writes: the model's fields as JSON."""
+    return orjson.dumps(user.model_dump())
+
+
+def _load(reply: bytes | str | None) -> User:
+    """What it reads back: the JSON, validated into the model."""
+    return User.model_validate(orjson.loads(reply or b"{}"))
 
 
 def _per_op(run: Callable[[], object], ops: int) -> float:
@@ -90,15 +101,13 @@ def _sync_cases(
             OPS,
         ),
         "set model": (
-            repeat(lambda: json_.set("bench:model:kvdb", PROFILE)),
-            repeat(lambda: raw.set("bench:model:raw", PROFILE.model_dump_json())),
+            repeat(lambda: json_.set("bench:model:kvdb", USER)),
+            repeat(lambda: raw.set("bench:model:raw", _dump(USER))),
             OPS,
         ),
         "get model": (
             repeat(lambda: json_.get("bench:model:kvdb")),
-            repeat(
-                lambda: Profile.model_validate_json(raw.get("bench:model:raw") or b"{}")
-            ),
+            repeat(lambda: _load(raw.get("bench:model:raw"))),
             OPS,
         ),
         f"mset {BATCH} str": (
@@ -147,7 +156,7 @@ async def _async_round(
         return (time.perf_counter() - start) / (per_task * ASYNC_TASKS)
 
     async def raw_get_model() -> object:
-        return Profile.model_validate_json(await raw.get("bench:model:raw") or b"{}")
+        return _load(await raw.get("bench:model:raw"))
 
     cases: dict[str, tuple[Callable[[], Awaitable[object]], ...]] = {
         "aset str x64": (
@@ -157,6 +166,10 @@ async def _async_round(
         "aget str x64": (
             lambda: plain.aget("bench:s"),
             lambda: raw.get("bench:s"),
+        ),
+        "aset model x64": (
+            lambda: json_.aset("bench:model:kvdb", USER),
+            lambda: raw.set("bench:model:raw", _dump(USER)),
         ),
         "aget model x64": (
             lambda: json_.aget("bench:model:kvdb"),
@@ -213,8 +226,8 @@ def _run(url: str, rounds: int) -> None:
     kwargs = plain.settings.connection.redis_kwargs()
     kwargs.pop("ssl", None)
     raw = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
-    raw.set("bench:model:raw", PROFILE.model_dump_json())
-    json_.set("bench:model:kvdb", PROFILE)
+    raw.set("bench:model:raw", _dump(USER))
+    json_.set("bench:model:kvdb", USER)
 
     table = Table(title=f"kvdb vs redis-py, median of {rounds} rounds")
     for column in ("case", "kvdb µs/op", "baseline µs/op", "ratio"):
