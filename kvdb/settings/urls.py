@@ -98,13 +98,15 @@ DEFAULT_SENTINEL_PORT = 26379
 """The port of a sentinel whose URL gives none."""
 
 # The settings that a URL of each kind decides even when it leaves them out:
-# a unix socket has no host, a plain `redis://` URL says "no TLS".
+# a unix socket has no host, a plain `redis://` URL says "no TLS". Every URL
+# decides `cluster`, and with it `startup_nodes`, which means nothing alone.
+_ALWAYS_DECIDED = frozenset({"ssl", "cluster", "startup_nodes"})
 _DECIDED_BY_KIND: dict[ConnectionKind, frozenset[str]] = {
-    "tcp": frozenset({"ssl", "cluster", "service_name"}),
-    "unix": frozenset({"ssl", "cluster", "service_name", "host", "port"}),
-    "cluster": frozenset({"ssl", "cluster", "service_name", "host", "port", "db_id"}),
-    "sentinel": frozenset({"ssl", "cluster", "host", "port"}),
-    "embedded": frozenset({"ssl", "cluster", "service_name", "host", "port"}),
+    "tcp": _ALWAYS_DECIDED | {"service_name"},
+    "unix": _ALWAYS_DECIDED | {"service_name", "host", "port"},
+    "cluster": _ALWAYS_DECIDED | {"service_name", "host", "port", "db_id"},
+    "sentinel": _ALWAYS_DECIDED | {"host", "port"},
+    "embedded": _ALWAYS_DECIDED | {"service_name", "host", "port"},
 }
 
 

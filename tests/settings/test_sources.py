@@ -291,6 +291,24 @@ class TestUrlAndFields:
 
         assert "/run/redis.sock" == env.load().resolve("local").connection.path
 
+    def test_a_session_url_leaves_a_cluster_of_the_defaults(
+        self, env: Env, write_file: WriteFile
+    ) -> None:
+        write_file(
+            """
+            [defaults]
+            url = "redis://a:7000"
+            cluster = true
+            startup_nodes = ["b:7001", "c:7002"]
+            [sessions.single]
+            url = "redis://other/2"
+            """
+        )
+        settings = env.load()
+
+        assert "tcp" == settings.resolve("single").connection.kind
+        assert "cluster" == settings.resolve("default").connection.kind
+
     def test_explain_attributes_url_parts_to_the_url(self, env: Env) -> None:
         env["KVDB_URL"] = "rediss://app:pw@h:7000/3"
 
