@@ -35,7 +35,12 @@ from redis.typing import ChannelT, KeyT
 
 from kvdb._log import logger
 from kvdb._retry import allow_retries, end_retries, retry_scope
-from kvdb._translate import PASSED_THROUGH, translate_error, translated
+from kvdb._translate import (
+    PASSED_THROUGH,
+    translate_error,
+    translate_results,
+    translated,
+)
 from kvdb.commands import (
     CommandContext,
     PreparedCommand,
@@ -178,10 +183,10 @@ class SessionRedis(redis.Redis):
 class SessionPipeline(redis.client.Pipeline):
     """A pipeline that prepares commands as they are queued.
 
-    `execute()` finishes each reply. A reply that is an exception (with
-    `raise_on_error=False`) stays one, and so does a value that does not
-    decode under `on_decode_error="raise"`. Commands sent at once after
-    `watch()` are prepared and finished at once.
+    `execute()` finishes each reply. With `raise_on_error=False`, a reply
+    that is redis-py's exception becomes kvdb's (chained to it), and a value
+    that does not decode under `on_decode_error="raise"` is a `DecodeError`.
+    Commands sent at once after `watch()` are prepared and finished at once.
     """
 
     def __init__(
@@ -230,7 +235,11 @@ class SessionPipeline(redis.client.Pipeline):
         results, bad_keys = finish_all(prepared, replies, raise_on_error)
         if bad_keys:
             self._client.delete_undecodable(bad_keys)
-        return results
+        if raise_on_error:
+            return results
+        return translate_results(
+            results, self.context.session_name, self.context.server
+        )
 
     # redis-py's Pipeline shadows the RESET command the same way.
     def reset(self) -> None:  # type: ignore[override]
@@ -423,7 +432,11 @@ class AsyncSessionPipeline(redis.asyncio.client.Pipeline):
         results, bad_keys = finish_all(prepared, replies, raise_on_error)
         if bad_keys:
             await self._client.delete_undecodable(bad_keys)
-        return results
+        if raise_on_error:
+            return results
+        return translate_results(
+            results, self.context.session_name, self.context.server
+        )
 
     # redis-py's Pipeline shadows the RESET command the same way.
     async def reset(self) -> None:  # type: ignore[override]

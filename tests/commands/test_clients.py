@@ -364,7 +364,8 @@ def test_pipeline_keeps_errors_and_undecodable_values(
     results = both.run(pipe.execute(raise_on_error=False))
 
     assert "DecodeError" == type(results[0]).__name__
-    assert isinstance(results[1], redis.ResponseError)
+    assert "CommandError" == type(results[1]).__name__
+    assert isinstance(results[1].__cause__, redis.ResponseError)
     assert [True, 1] == results[2:]
 
 
