@@ -56,8 +56,20 @@ __all__ = [
 _Counts = list[tuple[int, dict[str, Any]]]
 
 
+class _CountedPools:
+    """What `SentinelPools` and `AsyncSentinelPools` share: their counts."""
+
+    master: Any
+    replicas: Any
+
+    def get_connection_count(self) -> _Counts:
+        """The connections to the master and the replicas, as a pool counts."""
+        pools = [self.master] if self.replicas is None else [self.master, self.replicas]
+        return [count for pool in pools for count in pool.get_connection_count()]
+
+
 @dataclass
-class SentinelPools:
+class SentinelPools(_CountedPools):
     """The sentinels, the master's pool, and the replicas' when reads go there."""
 
     sentinel: redis.sentinel.Sentinel
@@ -72,11 +84,6 @@ class SentinelPools:
             connection_pool=self.master, replica_pool=self.replicas, context=context
         )
 
-    def get_connection_count(self) -> _Counts:
-        """The connections to the master and the replicas, as a pool counts."""
-        pools = [self.master] if self.replicas is None else [self.master, self.replicas]
-        return [count for pool in pools for count in pool.get_connection_count()]
-
     def disconnect(self) -> None:
         """Close every connection, to the servers and to the sentinels."""
         self.master.disconnect()
@@ -86,7 +93,7 @@ class SentinelPools:
 
 
 @dataclass
-class AsyncSentinelPools:
+class AsyncSentinelPools(_CountedPools):
     """The asyncio twin of `SentinelPools`, for one event loop."""
 
     sentinel: redis.asyncio.sentinel.Sentinel
@@ -100,11 +107,6 @@ class AsyncSentinelPools:
         return AsyncReplicaReadingRedis(
             connection_pool=self.master, replica_pool=self.replicas, context=context
         )
-
-    def get_connection_count(self) -> _Counts:
-        """The connections to the master and the replicas, as a pool counts."""
-        pools = [self.master] if self.replicas is None else [self.master, self.replicas]
-        return [count for pool in pools for count in pool.get_connection_count()]
 
     async def aclose(self) -> None:
         """Close every connection, to the servers and to the sentinels."""
@@ -173,20 +175,24 @@ def _reveal(connection: ConnectionSettings) -> str | None:
     return None if password is None else password.get_secret_value()
 
 
-class _SentinelClient(redis.Redis):
+class _NamedSentinel:
     """A client of one sentinel, whose repr says which, and nothing more."""
 
-    def __repr__(self) -> str:
-        kwargs = self.connection_pool.connection_kwargs
-        return f"sentinel {kwargs['host']}:{kwargs['port']}"
-
-
-class _AsyncSentinelClient(redis.asyncio.Redis):
-    """The asyncio twin of `_SentinelClient`."""
+    connection_pool: Any
 
     def __repr__(self) -> str:
         kwargs = self.connection_pool.connection_kwargs
         return f"sentinel {kwargs['host']}:{kwargs['port']}"
+
+
+class _SentinelClient(_NamedSentinel, redis.Redis):
+    """`redis.Redis` for one sentinel, named by `_NamedSentinel`."""
+
+
+# redis-py's own asyncio bases disagree on `command_info`; mypy reports that
+# on any class that adds a base of its own.
+class _AsyncSentinelClient(_NamedSentinel, redis.asyncio.Redis):  # type: ignore[misc]
+    """`redis.asyncio.Redis` for one sentinel, named by `_NamedSentinel`."""
 
 
 def _reads_only(args: Sequence[Any]) -> bool:

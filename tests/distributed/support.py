@@ -1,16 +1,19 @@
-"""What the distributed tests share besides fixtures: `Both` and `count_clients`."""
+"""What the distributed tests share besides fixtures: `Both`, `pipelined`, and
+counts of what the servers saw."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
+import redis.cluster
 
 from kvdb import KVDBSession
-from tests.servers import Address
+from tests.servers import Address, Cluster
 
 
 class Both:
@@ -61,3 +64,59 @@ def count_clients(
             clients = server.client_list()
         counts[(host, port)] = sum(1 for c in clients if c.get("name") == name)
     return counts
+
+
+def pipelined(session: KVDBSession, mode: str, queue: Callable[[Any], object]) -> Any:
+    """Queue commands with `queue` in a sync or an asyncio pipeline, and run it."""
+    if mode == "sync":
+        with session.pipeline() as pipe:
+            queue(pipe)
+            return pipe.execute()
+
+    async def run() -> Any:
+        pipe = session.apipeline()
+        queue(pipe)
+        return await pipe.execute()
+
+    return asyncio.run(run())
+
+
+def count_calls(
+    addresses: Iterable[Address], command: str, password: str | None = None
+) -> int:
+    """How many times the servers have run `command`, by INFO commandstats."""
+    total = 0
+    for host, port in addresses:
+        with redis.Redis(host=host, port=port, password=password) as server:
+            stats: dict[str, Any] = server.info("commandstats")
+        total += int(stats.get(f"cmdstat_{command.lower()}", {}).get("calls", 0))
+    return total
+
+
+def wait_for_replicas_in_slot_table(cluster: Cluster, timeout: float = 30.0) -> None:
+    """Wait until every node lists a replica of every master in CLUSTER SLOTS.
+
+    Redis 7.0 leaves out of CLUSTER SLOTS a replica whose replication offset
+    is still 0, as on a fresh cluster whose masters have had no write yet; a
+    client that reads the slot table then has no replica to read from.
+    """
+    keys = [f"kvdb-test-warm:{i}" for i in range(64)]
+    with redis.cluster.RedisCluster(
+        host=cluster.host, port=cluster.port, password=cluster.password
+    ) as raw:
+        # Enough keys to write to every master, which moves its replica's offset.
+        raw.mset_nonatomic(dict.fromkeys(keys, 1))
+        raw.delete(*keys)
+
+    deadline = time.monotonic() + timeout
+    while not all(_lists_replicas(node, cluster.password) for node in cluster.nodes):
+        assert time.monotonic() < deadline, "replicas missing from CLUSTER SLOTS"
+        time.sleep(0.1)
+
+
+def _lists_replicas(node: Address, password: str | None) -> bool:
+    host, port = node
+    with redis.Redis(host=host, port=port, password=password) as server:
+        ranges = server.execute_command("CLUSTER", "SLOTS")
+    # Each range: first slot, last slot, its master, then its replicas.
+    return all(len(entry) > 3 for entry in ranges)

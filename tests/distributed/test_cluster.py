@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio.cluster
@@ -22,7 +24,13 @@ from kvdb import (
     ServerConnectionError,
 )
 from kvdb._cluster import AsyncSessionRedisCluster, SessionRedisCluster
-from tests.distributed.support import Both, count_clients
+from tests.distributed.support import (
+    Both,
+    count_calls,
+    count_clients,
+    pipelined,
+    wait_for_replicas_in_slot_table,
+)
 from tests.servers import Cluster, ClusterFactory
 
 
@@ -54,8 +62,14 @@ def _eventually(read: Callable[[], object], timeout: float = 2.0) -> object:
 
 
 def _masters_of(raw: redis.cluster.RedisCluster, keys: list[str]) -> set[str]:
+    node_of = raw.get_node_from_key
     # redis-py leaves get_node_from_key unannotated.
-    return {raw.get_node_from_key(key).name for key in keys}  # type: ignore[no-untyped-call]
+    return {node_of(key).name for key in keys}  # type: ignore[no-untyped-call]
+
+
+def _gets(cluster: Cluster) -> tuple[int, int]:
+    """How many GETs the masters and the replicas have answered."""
+    return count_calls(cluster.masters(), "GET"), count_calls(cluster.replicas(), "GET")
 
 
 KEYS = [f"key-{i}" for i in range(12)]
@@ -128,6 +142,17 @@ class TestKeysInSeveralSlots:
         assert [*({"n": i} for i in reversed(range(12))), None, {"n": 3}] == both.mget(
             asked
         )
+
+    def test_mget_keeps_apart_keys_that_compare_equal(
+        self, both: Both, prefix: str
+    ) -> None:
+        # 1 == 1.0 in Python, but on the wire they are two keys, "1" and "1.0";
+        # in two slots here, so that the values come from two MGETs.
+        assert key_slot(f"{prefix}:1".encode()) != key_slot(f"{prefix}:1.0".encode())
+        both.set(1, "int")
+        both.set(1.0, "float")
+
+        assert ["int", "float", "int"] == both.mget([1, 1.0, 1])
 
     def test_mget_takes_keys_as_arguments(self, both: Both) -> None:
         both.mset({"a": 1, "b": 2})
@@ -228,6 +253,83 @@ class TestPipelinesPubSubLocks:
         # EXISTS of keys in several slots gives one count per slot.
         assert [True, [1, 2]] == results[:2]
         assert (3, 1) == (len(results[2:]), sum(results[2:]))
+
+    def test_pipeline_splits_keys_of_several_slots(
+        self, session: KVDBSession, mode: str
+    ) -> None:
+        def queue(pipe: Any) -> None:
+            pipe.mset({"{u}:a": 1, "{v}:b": 2})
+            pipe.exists("{u}:a", "{v}:b", "{v}:missing")
+            pipe.touch("{u}:a", "{v}:b")
+            pipe.delete("{u}:a", "{v}:b")
+
+        # One result per slot of each command's keys.
+        assert [True, True, 1, 1, 1, 1, 1, 1] == pipelined(session, mode, queue)
+
+    async def test_pipeline_results_hold_kvdb_errors(
+        self, session: KVDBSession
+    ) -> None:
+        session.set("{e}:text", "not a list")
+        with session.pipeline() as pipe:
+            pipe.lpush("{e}:text", 1).get("{e}:text")
+            results = pipe.execute(raise_on_error=False)
+        apipe = session.apipeline()
+        apipe.lpush("{e}:text", 1).get("{e}:text")
+        aresults = await apipe.execute(raise_on_error=False)
+
+        for error, text in (results, aresults):
+            assert isinstance(error, CommandError)
+            assert isinstance(error.__cause__, redis.ResponseError)
+            assert "not a list" == text
+
+    def test_pipeline_mget_of_one_slot(self, session: KVDBSession, mode: str) -> None:
+        def queue(pipe: Any) -> None:
+            pipe.mset_nonatomic({"{u}:a": 1, "{u}:b": [2]})
+            pipe.mget(["{u}:b", "{u}:a", "{u}:missing"])
+            pipe.mget("{u}:a", "{u}:b")
+
+        assert [True, [[2], 1, None], [1, [2]]] == pipelined(session, mode, queue)
+
+    def test_pipeline_mget_across_slots_says_what_to_do(
+        self, session: KVDBSession, mode: str
+    ) -> None:
+        with pytest.raises(CommandError, match=r"one hash tag.*session's mget\(\)"):
+            pipelined(session, mode, lambda pipe: pipe.mget(["{u}:a", "{v}:b"]))
+
+    @pytest.mark.parametrize(
+        ("command", "args"),
+        [
+            pytest.param("publish", ("news", 1), id="publish"),
+            pytest.param("dbsize", (), id="dbsize"),
+            pytest.param("keys", ("*",), id="keys"),
+            pytest.param("mget_nonatomic", (["a", "b"],), id="mget_nonatomic"),
+        ],
+    )
+    def test_pipeline_refuses_commands_of_no_one_slot(
+        self, session: KVDBSession, mode: str, command: str, args: tuple[Any, ...]
+    ) -> None:
+        with pytest.raises(CommandError, match=rf"{command}\(\) cannot be queued"):
+            pipelined(session, mode, lambda pipe: getattr(pipe, command)(*args))
+
+    def test_pipeline_queues_commands_of_several_keys_in_one_slot(
+        self, session: KVDBSession, mode: str
+    ) -> None:
+        def queue(pipe: Any) -> None:
+            pipe.sadd("{u}:s1", 1, 2).sadd("{u}:s2", 2, 3)
+            pipe.sinter("{u}:s1", "{u}:s2")
+            pipe.sunionstore("{u}:all", ["{u}:s1", "{u}:s2"])
+            pipe.smove("{u}:s1", "{u}:s2", 1)
+            pipe.rename("{u}:all", "{u}:renamed")
+            pipe.smembers("{u}:renamed")
+
+        expected = [2, 2, {2}, 3, True, True, {1, 2, 3}]
+        assert expected == pipelined(session, mode, queue)
+
+    def test_pipeline_commands_of_several_keys_need_one_slot(
+        self, session: KVDBSession, mode: str
+    ) -> None:
+        with pytest.raises(CommandError, match="hash tag"):
+            pipelined(session, mode, lambda pipe: pipe.sinter("{u}:a", "{v}:b"))
 
     def test_pubsub(self, session: KVDBSession) -> None:
         reader = session.pubsub()
@@ -377,17 +479,47 @@ class TestSettingsAndErrors:
             await session.aget("k")
 
     def test_read_from_replicas(
-        self, client: Client, cluster: Cluster, raw: redis.cluster.RedisCluster
+        self, client: Client, cluster: Cluster, prefix: str
     ) -> None:
-        url = f"{cluster.url}?client_name=kvdb-replica-reads"
+        wait_for_replicas_in_slot_table(cluster)
         session = client.get_session(
-            "replicas", url=url, read_from_replicas=True, key_prefix="rr"
+            "replicas", url=cluster.url, read_from_replicas=True, key_prefix=prefix
         )
-        session.set("k", "v")
+        session.mset(dict.fromkeys(KEYS, "v"))
+        masters, replicas = _gets(cluster)
 
-        assert b"v" == _eventually(lambda: session.get("k"))
-        on_replicas = count_clients(cluster.replicas(), "kvdb-replica-reads")
-        assert 1 == sum(on_replicas.values())
+        values = [_eventually(functools.partial(session.get, key)) for key in KEYS]
+
+        assert [b"v"] * len(KEYS) == values
+        masters_after, replicas_after = _gets(cluster)
+        assert 0 == masters_after - masters
+        # One GET per key, and more where a replica had not caught up yet.
+        assert len(KEYS) <= replicas_after - replicas
+        session.clear()
+
+    def test_pipelines_read_from_masters(
+        self, client: Client, cluster: Cluster, prefix: str, mode: str
+    ) -> None:
+        wait_for_replicas_in_slot_table(cluster)
+        session = client.get_session(
+            "replicas",
+            url=cluster.url,
+            read_from_replicas=True,
+            serializer="json",
+            key_prefix=prefix,
+        )
+        masters, replicas = _gets(cluster)
+
+        results = pipelined(
+            session,
+            mode,
+            lambda pipe: [pipe.set(key, i).get(key) for i, key in enumerate(KEYS)],
+        )
+
+        # Each GET sees the SET queued before it, as only the master can.
+        assert [x for i in range(len(KEYS)) for x in (True, i)] == results
+        masters_after, replicas_after = _gets(cluster)
+        assert (len(KEYS), 0) == (masters_after - masters, replicas_after - replicas)
         session.clear()
 
     def test_a_password_protected_cluster(

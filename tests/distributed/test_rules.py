@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from redis import exceptions as redis_errors
 
-from kvdb._cluster import _retryable, check_key_prefix
+from kvdb._cluster import _cluster_error, _retryable, check_key_prefix
 from kvdb._translate import translate_error
+from kvdb.commands import CommandContext
 from kvdb.errors import (
     AuthenticationError,
     CommandError,
     ConfigError,
     ServerConnectionError,
+    ServerTimeoutError,
     TopologyError,
 )
 
@@ -145,3 +149,75 @@ def test_cross_slot_errors_say_what_to_do() -> None:
     )
 
     assert "hash tag" in str(translate_error(error, "cache", "cluster a:1"))
+
+
+CONTEXT = CommandContext(codec=None, session_name="cache", server="a:1,b:2")
+
+
+def _from_node(error: Exception) -> Exception:
+    """`error` as redis-py's sync client raises it: naming the failed node."""
+    error.connection = SimpleNamespace(host="b", port=2)  # type: ignore[attr-defined]
+    return error
+
+
+class TestFailoverHints:
+    @pytest.mark.parametrize(
+        ("error", "expected"),
+        [
+            pytest.param(
+                _from_node(redis_errors.ConnectionError("Error 111 connecting")),
+                ServerConnectionError,
+                id="refused",
+            ),
+            pytest.param(
+                _from_node(redis_errors.TimeoutError("Timeout reading")),
+                ServerTimeoutError,
+                id="timeout",
+            ),
+        ],
+    )
+    def test_a_node_of_several_may_be_failing_over(
+        self, error: Exception, expected: type[Exception]
+    ) -> None:
+        translated = _cluster_error(CONTEXT, error, nodes=6)
+
+        assert expected is type(translated)
+        message = str(translated)
+        assert "session 'cache' (cluster a:1,b:2, node b:2)" in message
+        assert "failing over" in message
+        assert "retry_attempts and retry_backoff_cap" in message
+        assert "is the url right" not in message
+
+    def test_a_timeout_also_names_socket_timeout(self) -> None:
+        error = redis_errors.TimeoutError("Timeout reading")
+
+        assert "socket_timeout" in str(_cluster_error(CONTEXT, error, nodes=6))
+
+    def test_without_the_node_the_message_says_a_node(self) -> None:
+        error = redis_errors.ConnectionError("Error 111 connecting to b:2")
+
+        message = str(_cluster_error(CONTEXT, error, nodes=6))
+
+        assert "cannot reach a node of the cluster (Error 111" in message
+
+    def test_a_cluster_of_one_node_keeps_the_configuration_hint(self) -> None:
+        error = _from_node(redis_errors.ConnectionError("Error 111 connecting"))
+
+        message = str(_cluster_error(CONTEXT, error, nodes=1))
+
+        assert "failing over" not in message
+        assert "is the url right" in message
+
+    def test_no_start_up_node_answering_keeps_the_configuration_hint(self) -> None:
+        error = redis_errors.RedisClusterException("Redis Cluster cannot be connected")
+        error.__cause__ = redis_errors.ConnectionError("Error 111 connecting to a:1")
+
+        translated = _cluster_error(CONTEXT, error, nodes=6)
+
+        assert ServerConnectionError is type(translated)
+        assert "is the url right" in str(translated)
+
+    def test_a_refused_password_stays_an_authentication_error(self) -> None:
+        error = _from_node(redis_errors.AuthenticationError("invalid password"))
+
+        assert AuthenticationError is type(_cluster_error(CONTEXT, error, nodes=6))

@@ -56,7 +56,8 @@ class TestCommands:
         pool = client.connection_pool
         assert isinstance(pool, redis.sentinel.SentinelConnectionPool)
         # redis-py leaves get_master_address unannotated.
-        assert sentinel.master_address() == pool.get_master_address()  # type: ignore[no-untyped-call]
+        found = pool.get_master_address()  # type: ignore[no-untyped-call]
+        assert sentinel.master_address() == found
 
     def test_strings_and_collections(
         self, both: Both, master: redis.Redis, prefix: str
