@@ -121,7 +121,7 @@ class KVDBSession(SessionCommands):
             with self._lock:
                 if self._client is None:
                     # A cluster's pool asks a node for the slot table.
-                    with translated(self.name, self._context.server):
+                    with translated(self.name, self._server_label()):
                         pool = self._pools.sync_pool(self._pool_key)
                     self._client = self._sync_client(pool)
                 client = self._client
@@ -168,6 +168,12 @@ class KVDBSession(SessionCommands):
         if isinstance(pool, AsyncSentinelPools):
             return pool.client(self._context)
         return AsyncSessionRedis(connection_pool=pool, context=self._context)
+
+    def _server_label(self) -> str:
+        server = self._context.server or ""
+        if self.settings.connection.kind == "cluster":
+            return f"cluster {server}"
+        return server
 
     def _check_open(self) -> None:
         if self._closed:
