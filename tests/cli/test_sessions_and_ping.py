@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -19,6 +20,12 @@ from tests.cli.support import (
 from tests.servers import Server, free_port
 
 SECRET = "hunter2-564738"
+DECLARED = "(declared: default, cache, cache-msgpack, pickled, raw)"
+
+# A session whose secret only the production machines have.
+BROKEN = '[sessions.prod]\npassword_file = "/nonexistent/secret"\n'
+REASON = "password_file = '/nonexistent/secret': cannot read the file"
+BROKEN_LINE = "1 session cannot be made: prod (the error is listed with each)"
 
 
 class TestSessions:
@@ -64,6 +71,39 @@ class TestSessions:
             sessions
         )
         assert [pool, "redis://app:***@127.0.0.1:1/0", "cache"] == pools
+
+    def test_a_session_that_cannot_be_made_is_listed_with_its_error(
+        self, tmp_path: Path
+    ) -> None:
+        write_settings(tmp_path, "redis://127.0.0.1:1/0", BROKEN)
+
+        result = kvdb(tmp_path, "sessions")
+
+        rows = bordered_rows(result.stdout)
+        names = [row[0] for row in rows]
+        # The row of prod, and the lines its error wraps onto.
+        cells = [
+            row[1] for row in rows[names.index("prod") :] if row[0] in ("prod", "")
+        ]
+        shown = "".join("".join(cells).split())
+        assert ["raw", "redis://127.0.0.1:1/0"] == rows[names.index("raw")][:2]
+        assert shown.startswith("broken:")
+        assert "".join(REASON.split()) in shown
+        assert BROKEN_LINE == one_error_line(result)
+
+    def test_the_json_of_a_session_that_cannot_be_made(self, tmp_path: Path) -> None:
+        write_settings(tmp_path, "redis://127.0.0.1:1/0", BROKEN)
+
+        result = kvdb(tmp_path, "sessions", "--json")
+
+        shown = json.loads(result.stdout)["sessions"]
+        assert ["default", "cache", "cache-msgpack", "pickled", "raw"] == [
+            session["name"] for session in shown if "url" in session
+        ]
+        assert ["name", "error"] == list(shown[-1])
+        assert "prod" == shown[-1]["name"]
+        assert REASON in shown[-1]["error"]
+        assert BROKEN_LINE == one_error_line(result)
 
 
 class TestPing:
@@ -113,8 +153,53 @@ class TestErrors:
 
         message = one_error_line(kvdb(tmp_path, "get", "k", "--session", "cahce"))
 
-        assert message.startswith("no session 'cahce' is declared in ")
+        assert message.startswith("no session 'cahce' (--session) is declared in ")
         assert "did you mean 'cache'?" in message
+
+    @pytest.mark.parametrize(
+        ("args", "option"),
+        [
+            (["ping", "--session", "nope"], "--session"),
+            (["get", "k", "-s", "nope"], "--session"),
+            (["sessions", "-s", "nope"], "--session"),
+            (["config", "show", "-s", "nope"], "--session"),
+            (["server", "-s", "nope"], "--session"),
+            (["migrate", "*", "-s", "cache", "--to-session", "nope"], "--to-session"),
+        ],
+        ids=["ping", "get", "sessions", "config-show", "server", "migrate-target"],
+    )
+    def test_an_undeclared_session_is_refused(
+        self, tmp_path: Path, redis_url: str, args: list[str], option: str
+    ) -> None:
+        # get_session() would give it the defaults: another server, or codec.
+        path = write_settings(tmp_path, redis_url)
+
+        message = one_error_line(kvdb(tmp_path, *args))
+
+        assert (
+            f"no session 'nope' ({option}) is declared in {path} or the "
+            f"environment {DECLARED}; declare it, or give --url to connect "
+            "elsewhere" == message
+        )
+
+    def test_with_url_a_session_name_is_a_label(
+        self, tmp_path: Path, redis_url: str
+    ) -> None:
+        write_settings(tmp_path, redis_url)
+
+        output = succeeded(kvdb(tmp_path, "ping", "-s", "nope", "--url", redis_url))
+
+        assert output.startswith("PONG from ")
+
+    def test_the_options_are_named_as_typed(self, tmp_path: Path) -> None:
+        (tmp_path / "kvdb.toml").write_text("[defaults]\ndb_id = 1\n")
+
+        config = one_error_line(kvdb(tmp_path, "ping", "--config", "missing.toml"))
+        profile = one_error_line(kvdb(tmp_path, "keys", "--profile", "prod"))
+
+        missing = tmp_path / "missing.toml"
+        assert f"settings file {missing} (from --config) does not exist" == config
+        assert profile.startswith("profile 'prod' (from --profile) is not in ")
 
     def test_bad_settings(self, tmp_path: Path) -> None:
         (tmp_path / "kvdb.toml").write_text('[defaults]\nserializer = "jsno"\n')

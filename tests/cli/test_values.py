@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
+import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -52,12 +54,16 @@ class TestSet:
         assert 55_000 < raw.pttl("cache:user:1") <= 60_000
         assert {"id": 1} == client.get_session("cache").get("user:1")
 
-    def test_a_ttl_must_be_positive(self, tmp_path: Path, settings: Path) -> None:
-        result = kvdb(tmp_path, "set", "k", "v", "--ttl", "0")
+    @pytest.mark.parametrize("ttl", ["0", "-1", "inf", "nan"])
+    def test_a_ttl_must_be_positive_and_finite(
+        self, tmp_path: Path, settings: Path, ttl: str
+    ) -> None:
+        result = kvdb(tmp_path, "set", "k", "v", "--ttl", ttl)
 
         assert 2 == result.returncode
+        assert "Traceback" not in result.stderr
         assert "--ttl" in result.stderr
-        assert "must be more than 0 seconds" in result.stderr
+        assert "must be more than 0 seconds, and finite" in result.stderr
 
 
 class TestGet:
@@ -94,6 +100,18 @@ class TestGet:
             "blob": {"base64": "/wA="},
         } == shown
 
+    def test_json_has_no_nan(self, tmp_path: Path, client: Client) -> None:
+        # msgpack keeps NaN and the infinities, where JSON has no word for them.
+        floats = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "one": 1.5}
+        client.get_session("cache-msgpack").set("floats", floats)
+
+        result = kvdb(tmp_path, "get", "floats", "-s", "cache-msgpack", "--json")
+
+        shown = json.loads(succeeded(result), parse_constant=_not_json)
+        assert {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity", "one": 1.5} == (
+            shown
+        )
+
     @pytest.mark.usefixtures("settings")
     def test_a_raw_session_prints_bytes_as_text(
         self, tmp_path: Path, raw: redis.Redis
@@ -120,6 +138,10 @@ class TestGet:
 
         assert message.startswith("the value of key 'pickle' has a kvdb frame")
         assert "only a session whose serializer is pickle reads pickle" in message
+
+
+def _not_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
 
 
 def test_delete(tmp_path: Path, client: Client, raw: redis.Redis) -> None:
