@@ -24,7 +24,7 @@ command whose connection fails to open is not retried either.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -238,13 +238,15 @@ class AsyncSessionRetry(redis.asyncio.retry.Retry):
     def __init__(self, attempts: int, base: float, cap: float) -> None:
         super().__init__(_backoff(base, cap), attempts)
 
-    async def call_with_retry(
+    def call_with_retry(
         self,
         do: Callable[[], Awaitable[T]],
         fail: Any,
         is_retryable: Callable[[Exception], bool] | None = None,
         with_failure_count: bool = False,
-    ) -> T:
-        return await super().call_with_retry(
+    ) -> Coroutine[Any, Any, T]:
+        # Not a coroutine itself: handing back redis-py's saves every command
+        # a coroutine frame of its own.
+        return super().call_with_retry(
             do, fail, _combine(is_retryable), with_failure_count
         )
