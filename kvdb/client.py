@@ -31,6 +31,7 @@ from kvdb._types import NOT_GIVEN, NotGiven
 from kvdb.pools import PoolInfo, PoolRegistry
 from kvdb.session import KVDBSession
 from kvdb.settings import LoadedSettings, SessionSettings, load_settings
+from kvdb.settings._layer import session_key
 
 __all__ = ["Client", "KVDBClient", "SessionInfo"]
 
@@ -72,7 +73,8 @@ class Client:
         self._pools = PoolRegistry()
 
     def __repr__(self) -> str:
-        return f"<Client sessions={sorted(self._sessions)}>"
+        names = sorted(session.name for session in self._sessions.values())
+        return f"<Client sessions={names}>"
 
     # -- settings ------------------------------------------------------------
 
@@ -156,21 +158,24 @@ class Client:
         overrides = {k: v for k, v in given.items() if v is not NOT_GIVEN}
         overrides.update(other_settings)
 
+        # The settings know `my-cache` and `MY_CACHE` as one session (as
+        # KVDB_SESSIONS__MY_CACHE__... names it); so does the registry.
+        key = session_key(name)
         with self._lock:
             loaded = self.settings
-            current = self._sessions.get(name)
+            current = self._sessions.get(key)
             if (
                 current is not None
                 and not current.closed
                 and not overrides
-                and self._resolved_with.get(name) is loaded
+                and self._resolved_with.get(key) is loaded
             ):
                 return current
 
-            merged = {**self._overrides.get(name, {}), **overrides}
+            merged = {**self._overrides.get(key, {}), **overrides}
             settings = loaded.resolve(name, merged)
-            self._overrides[name] = merged
-            self._resolved_with[name] = loaded
+            self._overrides[key] = merged
+            self._resolved_with[key] = loaded
             if (
                 current is not None
                 and not current.closed
@@ -185,7 +190,7 @@ class Client:
                     name,
                     ", ".join(_changes(current.settings, settings)) or "nothing",
                 )
-            self._sessions[name] = session
+            self._sessions[key] = session
             self._made.add(session)
 
         return session

@@ -402,3 +402,14 @@ def test_reload_takes_effect_on_the_next_get_session(
     assert "json" == after.settings.serializer
     assert after is client.get_session("cache")
     client.close()
+
+
+def test_spellings_of_one_name_are_one_session(redis_server: Server) -> None:
+    client = Client()
+    client.configure(environ={})
+    session = client.get_session("my-cache", url=redis_server.url)
+
+    assert session is client.get_session("my_cache")
+    assert session is client.get_session("MY-CACHE")
+    assert ["my-cache"] == [info.name for info in client.sessions()]
+    client.close()
