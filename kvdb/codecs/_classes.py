@@ -25,7 +25,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -33,6 +33,7 @@ from kvdb.codecs._frame import FrameError
 from kvdb.errors import ConfigError
 
 __all__ = [
+    "MODULE_NAME",
     "ClassResolver",
     "ResolveError",
     "is_object_class",
@@ -42,7 +43,8 @@ __all__ = [
 
 _T = TypeVar("_T", bound=type)
 
-_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+MODULE_NAME: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+"""A dotted module name, as a stored class name and `trusted_modules` hold."""
 
 _lock = threading.Lock()
 _registered_by_name: dict[str, type] = {}
@@ -215,7 +217,7 @@ class ClassResolver:
             return registered
 
         module_name, colon, qualname = name.partition(":")
-        if not colon or not _MODULE_NAME.fullmatch(module_name):
+        if not colon or not MODULE_NAME.fullmatch(module_name):
             raise ResolveError(f"no class is registered as {name!r}")
 
         module: object = sys.modules.get(module_name)

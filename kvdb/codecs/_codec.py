@@ -50,8 +50,8 @@ class Codec:
 
     `passthrough` is true for a session without a serializer: values then go
     to and from redis-py unchanged (only their size is checked). Otherwise
-    `encode` returns bytes, and `decode` accepts bytes or `None` (a missing
-    key, returned as `None`).
+    `encode` returns bytes, and `decode` accepts bytes (or a bytearray or
+    memoryview of them) or `None` (a missing key, returned as `None`).
 
     `decode` raises `DecodeError` for a framed value that does not decode;
     `on_decode_error` is the session's policy for such values (`"raise"`,
@@ -205,17 +205,25 @@ class Codec:
 
     # -- decoding -----------------------------------------------------------
 
-    def decode(self, data: bytes | None, key: str | bytes | None = None) -> Any:
+    def decode(
+        self,
+        data: bytes | bytearray | memoryview | None,
+        key: str | bytes | None = None,
+    ) -> Any:
         """The value stored as `data` at `key` (`key` names it in errors).
 
-        `None` (a missing key) gives `None`. Bytes without a kvdb frame give
-        an `int` if they are a canonical decimal integer, else `str` if they
-        are UTF-8, else the bytes. Raises `DecodeError` when `data` has a
-        frame that does not decode or that this session may not read.
+        `None` (a missing key) gives `None`. `data` is what the server
+        returned, `bytes`; a `bytearray` or `memoryview` of them reads alike.
+        Bytes without a kvdb frame give an `int` if they are a canonical
+        decimal integer, else `str` if they are UTF-8, else the bytes. Raises
+        `DecodeError` when `data` has a frame that does not decode or that
+        this session may not read, and `TypeError` when `data` is not bytes.
         """
         if data is None or self._serializer is None:
             return data
 
+        if type(data) is not bytes:
+            data = _as_bytes(data)
         if not data.startswith(_frame.MAGIC):
             return _read_raw(data)
 
@@ -311,6 +319,20 @@ def _loads(reader: Serializer, body: bytes | bytearray, typed: bool) -> Any:
         raise FrameError(
             f"the {reader.name} body does not decode ({_reason(exc)})"
         ) from exc
+
+
+def _as_bytes(data: object) -> bytes:
+    """`data` as bytes, if it is bytes-like.
+
+    Anything else is a `TypeError`, not a `DecodeError`: it is a caller's
+    mistake, which the session's "miss" or "delete" policy must not hide or
+    act on.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(
+        f"Codec.decode() takes the bytes the server returned, not {type(data).__name__}"
+    )
 
 
 def _read_raw(data: bytes) -> Any:

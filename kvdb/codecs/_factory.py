@@ -9,12 +9,11 @@ not installed is a `MissingDependencyError` that names the extra to install.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 from kvdb.codecs import _frame
-from kvdb.codecs._classes import ClassResolver
+from kvdb.codecs._classes import MODULE_NAME, ClassResolver
 from kvdb.codecs._codec import Codec
 from kvdb.codecs._compressors import COMPRESSORS, Compressor
 from kvdb.codecs._frame import Signer
@@ -40,7 +39,6 @@ _PICKLE_LIBRARY_NAMES: Final = ("cloudpickle", "dill", "pickle")
 _COMPRESSION_NAMES: Final = ("zstd", "lz4", "gzip", "zlib", "brotli", "snappy")
 _DEFAULT_COMPRESSION: Final = "zstd"
 _MIN_SIGNING_KEY_BYTES: Final = 16
-_MODULE_NAME: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 _Library = TypeVar("_Library")
 
@@ -196,7 +194,7 @@ def _compressor(name: str, level: int | None) -> Compressor:
 
 def _trusted_modules(modules: list[str]) -> list[str]:
     for module in modules:
-        if not _MODULE_NAME.fullmatch(module):
+        if not MODULE_NAME.fullmatch(module):
             raise ConfigError(
                 f"trusted_modules: {module!r} is not a module name; write "
                 f"dotted names such as 'myapp.models'"

@@ -30,10 +30,11 @@ from typing import Any, Final, TypeAlias
 
 import msgpack
 import orjson
+from pydantic import BaseModel
 
 from kvdb.codecs import _frame
 from kvdb.codecs._classes import ClassResolver
-from kvdb.codecs._typed import JSON_PROFILE, MSGPACK_PROFILE, TypedTree
+from kvdb.codecs._typed import JSON_DIALECT, MSGPACK_DIALECT, TypedTree
 
 __all__ = [
     "EXTRAS",
@@ -183,7 +184,7 @@ class JsonSerializer(Serializer):
         self.library = library
         self._dumps = library.dumps
         self._loads = library.loads
-        self._tree = TypedTree(JSON_PROFILE, library.dumps, resolver)
+        self._tree = TypedTree(JSON_DIALECT, library.dumps, resolver)
 
     def __repr__(self) -> str:
         return f"JsonSerializer(jsonlib={self.library.name!r})"
@@ -210,7 +211,7 @@ class MsgpackSerializer(Serializer):
     def __init__(self, resolver: ClassResolver) -> None:
         self._pack = functools.partial(msgpack.packb, use_bin_type=True)
         self._unpack = functools.partial(msgpack.unpackb, raw=False)
-        self._tree = TypedTree(MSGPACK_PROFILE, self._pack, resolver)
+        self._tree = TypedTree(MSGPACK_DIALECT, self._pack, resolver)
 
     def __repr__(self) -> str:
         return "MsgpackSerializer()"
@@ -230,9 +231,12 @@ class MsgpackSerializer(Serializer):
 _PROTOCOL: Final = 5
 """Fixed, so that a newer Python does not change what equal values encode to."""
 
+_FINDER_PROTOCOL: Final = 3
+"""The last protocol without set opcodes: it pickles a set as a call of `set`."""
+
 # Opcodes that only a set or a frozenset emits (protocol 4 and later). Their
-# absence from a pickle proves it holds no set; a false alarm from a byte
-# inside a string only costs the slower canonical pass.
+# absence from a pickle proves it holds no set; their bytes also occur inside
+# numbers and text, so their presence proves nothing.
 _EMPTY_SET: Final = b"\x8f"
 _FROZENSET: Final = b"\x91"
 
@@ -288,6 +292,12 @@ class PickleSerializer(Serializer):
     every set and frozenset replaced by a persistent id that lists its
     members sorted by their own pickles; `loads` turns those ids back into
     sets.
+
+    A pickle without the bytes of the set opcodes holds no set. A pickle with
+    them (they also occur in numbers and text) is told apart by pickling the
+    value again at protocol 3 (see `_holds_set`): an object whose reduction
+    gives a set at protocol 5 only (none does in the standard library) would
+    keep that set in iteration order.
     """
 
     id = _frame.PICKLE
@@ -297,6 +307,7 @@ class PickleSerializer(Serializer):
         self.library = library
         self._dumps = library.dumps
         serializer = self
+        library_reducer = getattr(library.pickler, "reducer_override", None)
 
         # Subclasses, not instance attributes: since Python 3.13 the C
         # pickler's persistent_id and persistent_load cannot be assigned.
@@ -304,11 +315,20 @@ class PickleSerializer(Serializer):
             def persistent_id(self, obj: Any) -> Any:
                 return serializer._set_id(obj)
 
+        class SetFinder(library.pickler):  # type: ignore[misc, name-defined]
+            def reducer_override(self, obj: Any) -> Any:
+                if obj is set or obj is frozenset or isinstance(obj, BaseModel):
+                    raise _SetFound
+                if library_reducer is None:
+                    return NotImplemented
+                return library_reducer(self, obj)
+
         class SetUnpickler(library.unpickler):  # type: ignore[misc, name-defined]
             def persistent_load(self, pid: Any) -> Any:
                 return _load_set(pid)
 
         self._pickler: type[Any] = CanonicalPickler
+        self._finder: type[Any] = SetFinder
         self._unpickler: type[Any] = SetUnpickler
 
     def __repr__(self) -> str:
@@ -316,10 +336,33 @@ class PickleSerializer(Serializer):
 
     def dumps(self, value: Any) -> tuple[bytes, bool]:
         body = self._dumps(value)
-        if _EMPTY_SET in body or _FROZENSET in body:
+        if (_EMPTY_SET in body or _FROZENSET in body) and self._holds_set(value):
             body = self._canonical_dumps(value)
 
         return body, False
+
+    def _holds_set(self, value: Any) -> bool:
+        """Whether pickling `value` pickles a set or a frozenset.
+
+        Protocol 3 has no set opcodes: it pickles a set as a call of the class
+        `set`, and the class passes through `reducer_override`, which the
+        pickler calls for any object but builtin scalars and containers. The
+        pass stops at the first set, and writes nothing out. A pydantic model
+        counts as a set without a look inside: its pickled state holds the
+        set of its fields set.
+        """
+        if isinstance(value, BaseModel):
+            return True
+        try:
+            self._finder(_DISCARD, protocol=_FINDER_PROTOCOL).dump(value)
+        except _SetFound:
+            return True
+        except Exception:
+            # The value pickles at protocol 5 only (a PickleBuffer...). The
+            # canonical pass is right for any value, only slower.
+            return True
+
+        return False
 
     def _canonical_dumps(self, value: Any) -> bytes:
         out = io.BytesIO()
@@ -342,6 +385,20 @@ class PickleSerializer(Serializer):
 
     def loads(self, body: Body, typed: bool) -> Any:
         return self._unpickler(io.BytesIO(body)).load()
+
+
+class _SetFound(Exception):  # noqa: N818 - a signal that ends a pass, not an error
+    """Raised by the set finder at the first set, to end its pass."""
+
+
+class _Discard:
+    """A file that drops what it is given: the set finder's output is not used."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+
+_DISCARD: Final = _Discard()
 
 
 def _load_set(pid: Any) -> set[Any] | frozenset[Any]:

@@ -1,16 +1,21 @@
 """kvdb codecs beside bare orjson and beside pickle with zlib, in one run.
 
-    .venv/bin/python -m tests.benchmarks.bench_codecs [--repeat N]
+    .venv/bin/python -m tests.benchmarks.bench_codecs [--repeat N] [--pickle]
 
 For each payload (a small pydantic model, a 10 KiB JSON-like document, a
 1 MiB text) and each contender, it times encode and decode with `timeit`
 (the best of `--repeat` runs, each long enough to be measured), and reports
-the time per value, the stored size, and both as ratios to bare orjson (1.00
+the time per value, the stored size, and both as ratios to the floor (1.00
 is parity; lower is better). No server is needed: only the codecs run.
 
 Bare orjson is the floor: no frame, no types beyond JSON's, the model
 dumped and validated by hand. pickle + zlib (stdlib, default level) is a
 common default elsewhere.
+
+`--pickle` measures the pickle serializer instead, beside bare pickle (the
+floor, protocol 5): on payloads whose pickles hold the bytes of the set
+opcodes but no set (numbers, CJK text, random bytes), on one whose pickle
+lacks those bytes (a dict of ASCII text), and on two that hold sets.
 
 This is a measurement, not a test: nothing fails when the machine is slow.
 """
@@ -58,8 +63,8 @@ class Contender:
 class Payload:
     name: str
     value: Any
-    orjson: Contender
-    """Bare orjson, adapted to what the payload is."""
+    floor: Contender
+    """The bare library the ratios are to, adapted to what the payload is."""
 
 
 def _profile() -> Profile:
@@ -106,6 +111,10 @@ def _word(rng: random.Random, length: int) -> str:
     return "".join(rng.choices(string.ascii_lowercase, k=length))
 
 
+def _cjk(rng: random.Random, length: int) -> str:
+    return "".join(chr(rng.randrange(0x4E00, 0xA000)) for _ in range(length))
+
+
 def _payloads() -> list[Payload]:
     rng = random.Random(20240501)
     bare = Contender("bare orjson", orjson.dumps, orjson.loads)
@@ -118,6 +127,36 @@ def _payloads() -> list[Payload]:
         Payload("small pydantic model", _profile(), bare_model),
         Payload("10 KiB document", _document(rng), bare),
         Payload("1 MiB text", _text(rng), bare),
+    ]
+
+
+def _pickle_payloads() -> list[Payload]:
+    rng = random.Random(20240501)
+    bare = Contender(
+        "bare pickle",
+        functools.partial(pickle.dumps, protocol=5),
+        pickle.loads,
+    )
+    words = [_word(rng, 8) for _ in range(20_000)]
+    return [
+        Payload("100k ints", list(range(100_000)), bare),
+        Payload("100k floats", [rng.random() for _ in range(100_000)], bare),
+        Payload("20k-key dict of str", {w: w.upper() for w in words}, bare),
+        Payload("10k CJK strings", [_cjk(rng, 8) for _ in range(10_000)], bare),
+        Payload("1 MiB of bytes in a tuple", (rng.randbytes(1 << 20),), bare),
+        Payload("dict of 1k sets", {w: {w, w.upper()} for w in words[:1000]}, bare),
+        Payload("small pydantic model", _profile(), bare),
+    ]
+
+
+def _pickle_contenders() -> list[Contender]:
+    return [
+        _kvdb(
+            "kvdb pickle",
+            serializer="pickle",
+            serializer_kwargs={"picklelib": "pickle"},
+        ),
+        _kvdb("kvdb cloudpickle", serializer="pickle"),
     ]
 
 
@@ -201,7 +240,8 @@ def _table(payload: Payload, results: list[Result]) -> Table:
     floor = results[0]
     table = Table(title=payload.name, title_justify="left")
     table.add_column("", no_wrap=True)
-    for column in ("encode", "decode", "total", "x orjson", "size", "x orjson"):
+    ratio = "x " + floor.contender.removeprefix("bare ")
+    for column in ("encode", "decode", "total", ratio, "size", ratio):
         table.add_column(column, justify="right", no_wrap=True)
     for result in results:
         table.add_row(
@@ -225,12 +265,18 @@ def _time(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="timing runs each")
+    parser.add_argument(
+        "--pickle", action="store_true", help="the pickle serializer beside pickle"
+    )
     args = parser.parse_args()
 
     console = Console(width=100)
-    contenders = _contenders()
-    for payload in _payloads():
-        results = _measure([payload.orjson, *contenders], payload.value, args.repeat)
+    if args.pickle:
+        payloads, contenders = _pickle_payloads(), _pickle_contenders()
+    else:
+        payloads, contenders = _payloads(), _contenders()
+    for payload in payloads:
+        results = _measure([payload.floor, *contenders], payload.value, args.repeat)
         console.print(_table(payload, results))
 
 

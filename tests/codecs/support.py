@@ -17,6 +17,7 @@ import datetime as dt
 import decimal
 import enum
 import functools
+import ipaddress
 import math
 import pathlib
 from typing import Any
@@ -153,6 +154,18 @@ def _paths() -> st.SearchStrategy[pathlib.PurePath]:
     )
 
 
+def _ip_values() -> st.SearchStrategy[Any]:
+    """IPv4 and IPv6 addresses, interfaces and networks."""
+    interfaces = st.builds(
+        lambda address, bits: ipaddress.ip_interface(
+            f"{address}/{bits % (address.max_prefixlen + 1)}"
+        ),
+        st.ip_addresses(),
+        st.integers(0, 128),
+    )
+    return st.one_of(st.ip_addresses(), interfaces, interfaces.map(lambda i: i.network))
+
+
 def _users() -> st.SearchStrategy[User]:
     return st.builds(
         User,
@@ -181,6 +194,7 @@ def hashable_scalars(*, nan: bool = False) -> st.SearchStrategy[Any]:
         st.decimals(allow_nan=nan),
         st.uuids(),
         _paths(),
+        _ip_values(),
         _enum_members(),
         st.builds(Point, st.integers(), st.integers()),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -12,9 +14,39 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.codecs.support import FAST, SERIALIZERS, hashable_scalars, make_codec, values
+from kvdb.codecs._serializers import PICKLE_LIBRARIES, PickleSerializer
+from tests.codecs.support import (
+    FAST,
+    SERIALIZERS,
+    Box,
+    Pair,
+    Point,
+    User,
+    hashable_scalars,
+    make_codec,
+    values,
+)
 
 TEXT_FORMATS = [name for name in SERIALIZERS if not name.startswith("pickle")]
+
+LOOKALIKES: dict[str, Any] = {
+    "ints": list(range(1000)),
+    "floats": [n * 0.37 for n in range(1000)],
+    "CJK text": ["亏损"],
+    "bytes": (b"\x8f\x91",),
+    "a dataclass of ints": Point(143, 145),
+}
+"""Values whose pickles hold the bytes of the set opcodes, but no set."""
+
+HOLDERS: dict[str, Any] = {
+    "set": {1},
+    "frozenset in a list": [frozenset({"a"})],
+    "set in a dict in a tuple": ({"k": {1.5}},),
+    "set in a dataclass": Pair({1}, None),
+    "model": User(id=1, name="a", created=dt.datetime(2024, 1, 1)),
+    "model in a list": [Box(content=1)],
+}
+"""Values whose pickles hold a set (a model's state holds its fields set)."""
 
 
 @pytest.mark.parametrize("serializer", SERIALIZERS)
@@ -93,3 +125,30 @@ def test_sets_encode_alike_in_processes_with_other_hash_seeds() -> None:
 
     assert len(SERIALIZERS) == len(outputs[0])
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("picklelib", PICKLE_LIBRARIES)
+@pytest.mark.parametrize("value", LOOKALIKES.values(), ids=LOOKALIKES.keys())
+def test_set_opcode_bytes_are_not_taken_for_a_set(picklelib: str, value: Any) -> None:
+    serializer = PickleSerializer(PICKLE_LIBRARIES[picklelib]())
+
+    body, _ = serializer.dumps(value)
+
+    assert b"\x8f" in body or b"\x91" in body
+    assert not serializer._holds_set(value)
+
+
+@pytest.mark.parametrize("picklelib", PICKLE_LIBRARIES)
+@pytest.mark.parametrize("value", HOLDERS.values(), ids=HOLDERS.keys())
+def test_a_set_is_found_wherever_it_is(picklelib: str, value: Any) -> None:
+    serializer = PickleSerializer(PICKLE_LIBRARIES[picklelib]())
+
+    assert serializer._holds_set(value)
+
+
+def test_a_value_only_protocol_5_pickles_is_stored_canonically() -> None:
+    codec = make_codec(serializer="pickle")
+
+    data = codec.encode(pickle.PickleBuffer(b"\x8f\x91"))
+
+    assert b"\x8f\x91" == codec.decode(data)

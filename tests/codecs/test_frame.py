@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from typing import Any
 
 import cramjam
@@ -148,6 +149,41 @@ class TestRawValues:
 
     def test_a_missing_key_is_none(self) -> None:
         assert make_codec(serializer="json").decode(None) is None
+
+
+class TestDecodeInput:
+    @pytest.mark.parametrize(
+        "wrap", [bytes, bytearray, memoryview], ids=["bytes", "bytearray", "memoryview"]
+    )
+    @pytest.mark.parametrize(
+        "value",
+        ["héllo", (1, "a"), {"a": [1]}, 42, COMPRESSIBLE],
+        ids=["text", "typed json", "plain json", "int", "compressed"],
+    )
+    def test_bytes_like_data_reads_as_bytes_do(
+        self, value: Any, wrap: Callable[[bytes], Any]
+    ) -> None:
+        codec = make_codec(serializer="json", compression="zstd")
+
+        assert value == codec.decode(wrap(codec.encode(value)))
+
+    @pytest.mark.parametrize(
+        "wrap", [bytearray, memoryview], ids=["bytearray", "memoryview"]
+    )
+    def test_raw_binary_reads_back_as_bytes(self, wrap: Callable[[bytes], Any]) -> None:
+        actual = make_codec(serializer="pickle").decode(wrap(b"\xfe\xff"))
+
+        assert b"\xfe\xff" == actual
+        assert bytes is type(actual)
+
+    @pytest.mark.parametrize(
+        "data", ["\xffK\x01\x02\x00\x00x", 5, [b"x"]], ids=["str", "int", "list"]
+    )
+    def test_data_that_is_not_bytes_is_a_type_error(self, data: Any) -> None:
+        codec = make_codec(serializer="json", on_decode_error="miss")
+
+        with pytest.raises(TypeError, match="takes the bytes the server returned"):
+            codec.decode(data)
 
 
 class TestPassthrough:
@@ -311,6 +347,11 @@ class TestMalformedFrames:
             (b"\xffK\x01\x03\x00\x00[1,", "JSONDecodeError"),
             (b"\xffK\x01\x04\x00\x00\xc1", "the msgpack body does not decode"),
             (b'\xffK\x01\x03\x00\x02{"~u":"nope"}', "ValueError"),
+            (b'\xffK\x01\x03\x00\x02{"~b":"!!!!"}', "Only base64 data is allowed"),
+            (b'\xffK\x01\x03\x00\x02{"~b":"aGk=aGk="}', "Excess data after padding"),
+            (b'\xffK\x01\x03\x00\x02{"~b":"aGk"}', "Incorrect padding"),
+            (b'\xffK\x01\x03\x00\x02{"~ip":["address","1.2.3"]}', "ValueError"),
+            (b'\xffK\x01\x03\x00\x02{"~ip":["city","1.2.3.4"]}', "KeyError"),
             (b"\xffK\x01\x02\x01\x00\x00", "size field is truncated"),
             (b"\xffK\x01\x05\x00\x01short", "signature is truncated"),
         ],
@@ -324,6 +365,11 @@ class TestMalformedFrames:
             "bad json",
             "bad msgpack",
             "bad tag payload",
+            "base64 outside the alphabet",
+            "base64 after its padding",
+            "base64 without its padding",
+            "bad ip address",
+            "unknown ip kind",
             "truncated size",
             "truncated signature",
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import decimal
+import ipaddress
 import pathlib
 import uuid
 import zoneinfo
@@ -111,6 +112,17 @@ EXAMPLES: dict[str, Any] = {
     "Path": pathlib.Path("/tmp/a b"),
     "PurePosixPath": pathlib.PurePosixPath("a/b"),
     "PureWindowsPath": pathlib.PureWindowsPath(r"C:\\a\\b"),
+    "IPv4Address": ipaddress.IPv4Address("192.0.2.1"),
+    "IPv6Address with a scope": ipaddress.IPv6Address("fe80::1%eth0"),
+    "IPv4-mapped IPv6Address": ipaddress.IPv6Address("::ffff:192.0.2.1"),
+    "IPv4Network": ipaddress.IPv4Network("10.0.0.0/8"),
+    "IPv6Network": ipaddress.IPv6Network("2001:db8::/32"),
+    "IPv4Interface": ipaddress.IPv4Interface("192.0.2.1/24"),
+    "IPv6Interface": ipaddress.IPv6Interface("2001:db8::1/64"),
+    "IP addresses in a set": {
+        ipaddress.ip_address("192.0.2.1"),
+        ipaddress.ip_address("2001:db8::1"),
+    },
     "Enum": Color.GREEN,
     "IntEnum": Level.HIGH,
     "Flag": Permission.READ | Permission.WRITE,
