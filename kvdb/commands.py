@@ -249,12 +249,11 @@ class PreparedCommand:
             policy = codec.on_decode_error
             if policy == "raise":
                 raise
+            # The error names the key and says why.
             logger.warning(
-                "session %s (%s): the value at key %r does not decode (%s); read "
-                "as a miss",
+                "session %s (%s): %s; read as a miss",
                 self._ctx.session_name,
                 self._ctx.server,
-                key,
                 exc,
             )
             if policy == "delete" and whole:
