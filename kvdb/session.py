@@ -133,7 +133,8 @@ class KVDBSession(SessionCommands):
 
         A `redis.asyncio.Redis`, or a `redis.asyncio.cluster.RedisCluster`.
         """
-        self._check_open()
+        if self._closed:
+            self._check_open()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError as exc:
