@@ -232,14 +232,10 @@ class SessionPipeline(redis.client.Pipeline):
         with self._translated(), retry_scope(commands):
             replies = super().execute(raise_on_error)
 
-        results, bad_keys = finish_all(prepared, replies, raise_on_error)
+        results, bad_keys = finish_all(prepared, replies, raise_on_error, self.context)
         if bad_keys:
             self._client.delete_undecodable(bad_keys)
-        if raise_on_error:
-            return results
-        return translate_results(
-            results, self.context.session_name, self.context.server
-        )
+        return results
 
     # redis-py's Pipeline shadows the RESET command the same way.
     def reset(self) -> None:  # type: ignore[override]
@@ -429,14 +425,10 @@ class AsyncSessionPipeline(redis.asyncio.client.Pipeline):
         with self._translated(), retry_scope(commands):
             replies = await super().execute(raise_on_error)
 
-        results, bad_keys = finish_all(prepared, replies, raise_on_error)
+        results, bad_keys = finish_all(prepared, replies, raise_on_error, self.context)
         if bad_keys:
             await self._client.delete_undecodable(bad_keys)
-        if raise_on_error:
-            return results
-        return translate_results(
-            results, self.context.session_name, self.context.server
-        )
+        return results
 
     # redis-py's Pipeline shadows the RESET command the same way.
     async def reset(self) -> None:  # type: ignore[override]
@@ -477,8 +469,13 @@ def finish_all(
     prepared: Sequence[PreparedCommand | None],
     replies: Iterable[Any],
     raise_on_error: bool,
+    context: CommandContext,
 ) -> tuple[list[Any], list[bytes]]:
-    """The finished replies of a pipeline, and the keys to delete."""
+    """The finished replies of a pipeline, and the keys to delete.
+
+    With `raise_on_error=False`, the errors among the replies become kvdb's,
+    naming the session of `context`, as the errors a command raises do.
+    """
     results: list[Any] = []
     bad_keys: list[bytes] = []
     for command, reply in zip(prepared, replies, strict=False):
@@ -494,6 +491,8 @@ def finish_all(
             results.append(exc)
         bad_keys += command.bad_keys
 
+    if not raise_on_error:
+        results = translate_results(results, context.session_name, context.server)
     return results, bad_keys
 
 

@@ -87,12 +87,7 @@ from redis.crc import key_slot
 from kvdb._clients import AsyncSessionPubSub, SessionPubSub, finish_all, untyped
 from kvdb._log import logger
 from kvdb._retry import is_idempotent
-from kvdb._translate import (
-    PASSED_THROUGH,
-    TRANSLATED,
-    translate_error,
-    translate_results,
-)
+from kvdb._translate import PASSED_THROUGH, TRANSLATED, translate_error
 from kvdb.commands import CommandContext, PreparedCommand, prepare
 from kvdb.errors import (
     CommandError,
@@ -754,15 +749,14 @@ class SessionClusterPipeline(_PipelineCommands, redis.cluster.ClusterPipeline):
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         with self._translated():
-            results = self.execute_untranslated(raise_on_error)
-        return _with_kvdb_errors(results, self.context, raise_on_error)
+            return self.execute_untranslated(raise_on_error)
 
     def execute_untranslated(self, raise_on_error: bool = True) -> list[Any]:
         """`execute()`, raising redis-py's errors as they are, to retry by."""
         prepared = self._prepared
         replies = super().execute(raise_on_error)
 
-        results, bad_keys = finish_all(prepared, replies, raise_on_error)
+        results, bad_keys = finish_all(prepared, replies, raise_on_error, self.context)
         if bad_keys:
             self._face.delete_undecodable(bad_keys)
         return results
@@ -779,15 +773,6 @@ class SessionClusterPipeline(_PipelineCommands, redis.cluster.ClusterPipeline):
     def watch(self, *names: Any) -> Any:
         """WATCH the prefixed keys; they must be in one slot."""
         return self.execute_command("WATCH", *names)
-
-
-def _with_kvdb_errors(
-    results: list[Any], context: CommandContext, raise_on_error: bool
-) -> list[Any]:
-    """Results of `raise_on_error=False` hold kvdb's errors, as on one server."""
-    if raise_on_error:
-        return results
-    return translate_results(results, context.session_name, context.server)
 
 
 def _queue(
@@ -1052,10 +1037,7 @@ class AsyncSessionClusterPipeline(  # type: ignore[misc]
         self, raise_on_error: bool = True, allow_redirections: bool = True
     ) -> list[Any]:
         with self._translated():
-            results = await self.execute_untranslated(
-                raise_on_error, allow_redirections
-            )
-        return _with_kvdb_errors(results, self.context, raise_on_error)
+            return await self.execute_untranslated(raise_on_error, allow_redirections)
 
     async def execute_untranslated(
         self, raise_on_error: bool = True, allow_redirections: bool = True
@@ -1071,7 +1053,7 @@ class AsyncSessionClusterPipeline(  # type: ignore[misc]
             self.cluster_client._initialize = True
             raise
 
-        results, bad_keys = finish_all(prepared, replies, raise_on_error)
+        results, bad_keys = finish_all(prepared, replies, raise_on_error, self.context)
         if bad_keys:
             await self._face.delete_undecodable(bad_keys)
         return results
