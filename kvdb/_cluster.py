@@ -272,7 +272,7 @@ def _cluster_error(context: CommandContext, error: Exception, nodes: int) -> KVD
     connected" (a `RedisClusterException`), when no start-up node answered.
     """
     node = _failed_node(error)
-    server = f"cluster {context.server}"
+    server = context.server or ""
     if node is not None:
         server += f", node {node}"
     translated = translate_error(error, context.session_name, server)
@@ -370,7 +370,7 @@ class _ClusterFace(Generic[_SharedT]):
     def _where(self) -> str:
         """The session and the cluster, as the start of a message."""
         context = self.context
-        return f"session {context.session_name!r} (cluster {context.server})"
+        return f"session {context.session_name!r} ({context.server})"
 
     def _error(self, error: Exception) -> KVDBError:
         nodes = len(self._shared.nodes_manager.nodes_cache)

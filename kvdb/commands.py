@@ -109,7 +109,7 @@ class CommandContext:
     session_name: str | None = None
     """Names the session in log lines."""
     server: str | None = None
-    """The server as `host:port`, for log lines."""
+    """The server as messages name it: `host:port`, or `cluster` and its nodes."""
 
     trivial: bool = field(init=False, repr=False, compare=False)
     """Nothing to do for any command: clients skip `prepare` altogether."""

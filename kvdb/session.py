@@ -38,7 +38,7 @@ from kvdb._translate import translated
 from kvdb.codecs import Codec, build_codec
 from kvdb.commands import CommandContext
 from kvdb.errors import KVDBError, SessionClosedError
-from kvdb.settings import SessionSettings
+from kvdb.settings import ConnectionSettings, SessionSettings
 
 if TYPE_CHECKING:
     from typing import Self
@@ -75,7 +75,7 @@ class KVDBSession(SessionCommands):
             decode_responses=settings.decode_responses,
             default_ttl=settings.default_ttl,
             session_name=name,
-            server=settings.connection.server_label(),
+            server=_server_label(settings.connection),
         )
         self._pools = pools
         self._pool_key = pools.register(settings.connection, self, name)
@@ -121,7 +121,7 @@ class KVDBSession(SessionCommands):
             with self._lock:
                 if self._client is None:
                     # A cluster's pool asks a node for the slot table.
-                    with translated(self.name, self._server_label()):
+                    with translated(self.name, self._context.server):
                         pool = self._pools.sync_pool(self._pool_key)
                     self._client = self._sync_client(pool)
                 client = self._client
@@ -169,12 +169,6 @@ class KVDBSession(SessionCommands):
         if isinstance(pool, AsyncSentinelPools):
             return pool.client(self._context)
         return AsyncSessionRedis(connection_pool=pool, context=self._context)
-
-    def _server_label(self) -> str:
-        server = self._context.server or ""
-        if self.settings.connection.kind == "cluster":
-            return f"cluster {server}"
-        return server
 
     def _check_open(self) -> None:
         if self._closed:
@@ -341,6 +335,12 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _server_label(connection: ConnectionSettings) -> str:
+    """The server as the session's messages name it: a cluster by its nodes."""
+    label = connection.server_label()
+    return f"cluster {label}" if connection.kind == "cluster" else label
 
 
 def _namespace(prefix: str | None) -> str | None:

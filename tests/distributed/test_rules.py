@@ -151,7 +151,8 @@ def test_cross_slot_errors_say_what_to_do() -> None:
     assert "hash tag" in str(translate_error(error, "cache", "cluster a:1"))
 
 
-CONTEXT = CommandContext(codec=None, session_name="cache", server="a:1,b:2")
+# As a session on a cluster names its server.
+CONTEXT = CommandContext(codec=None, session_name="cache", server="cluster a:1,b:2")
 
 
 def _from_node(error: Exception) -> Exception:
