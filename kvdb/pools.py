@@ -152,11 +152,13 @@ class PoolRegistry:
         """Forget a user; the entry of `key` if that left it without users."""
         with self._lock:
             entry = self._entries.get(key)
-            user = None if entry is None else entry.users.pop(user_id, None)
+            if entry is None:
+                return None
+            user = entry.users.pop(user_id, None)
             if user is None:
                 return None
             user.finalizer.detach()
-            if entry is None or entry.users:
+            if entry.users:
                 return None
             del self._entries[key]
 
