@@ -140,7 +140,7 @@ class UnknownTypeError(TypeError):
 
     def __init__(self, cls: type, dialect: str) -> None:
         super().__init__(
-            f"a value of type {_path(cls)} cannot be stored by the {dialect} "
+            f"a value of type {_dotted_name(cls)} cannot be stored by the {dialect} "
             f"serializer, which stores builtin scalars and containers, "
             f"datetimes, Decimal, UUID, paths, IP addresses, Enums, pydantic "
             f"models and dataclasses (and in a model's field, what pydantic "
@@ -331,7 +331,7 @@ class TypedTree:
             if lost:
                 encoder = _refusal(
                     TypeError,
-                    f"dataclass {_path(cls)} cannot be stored by the "
+                    f"dataclass {_dotted_name(cls)} cannot be stored by the "
                     f"{self.dialect.name} serializer: its __init__ takes "
                     f"{', '.join(lost)}, which no field keeps (an InitVar), "
                     f"so the value could not be rebuilt on read; make "
@@ -417,7 +417,7 @@ class TypedTree:
         except ValidationError as exc:
             # Not chained, as on read: the ValidationError quotes the values.
             raise TypeError(
-                f"{_path(cls)} does not validate from the JSON form of its "
+                f"{_dotted_name(cls)} does not validate from the JSON form of its "
                 f"field {', '.join(map(repr, names))}: {_problems(exc)}; give "
                 f"the field a type pydantic validates from JSON, or use the "
                 f"pickle serializer"
@@ -427,8 +427,8 @@ class TypedTree:
             item = value.__dict__[name]
             if not _same(item, rebuilt.__dict__[name]):
                 raise TypeError(
-                    f"field {name!r} of {_path(cls)} holds a "
-                    f"{_path(type(item))}, which the {self.dialect.name} "
+                    f"field {name!r} of {_dotted_name(cls)} holds a "
+                    f"{_dotted_name(type(item))}, which the {self.dialect.name} "
                     f"serializer stores in its JSON form, but that form "
                     f"validates back to another value; give the field a type "
                     f"that rebuilds it (not Any, a union or a base class), or "
@@ -478,8 +478,8 @@ class TypedTree:
             except UnknownTypeError as exc:
                 cls = type(value)
                 raise TypeError(
-                    f"field {name!r} of dataclass {_path(cls)} holds a value "
-                    f"of type {_path(exc.cls)}, which the {self.dialect.name} "
+                    f"field {name!r} of dataclass {_dotted_name(cls)} holds a value "
+                    f"of type {_dotted_name(exc.cls)}, which the {self.dialect.name} "
                     f"serializer has no tag for. A pydantic model's field may "
                     f"hold one, in the JSON form that validation turns back "
                     f"into it; a dataclass is rebuilt without validation, so "
@@ -610,14 +610,14 @@ def _json_form(model: BaseModel, name: str) -> Any:
         )
     except PydanticSerializationError as exc:
         raise TypeError(
-            f"field {name!r} of {_path(type(model))} has no JSON form: {exc}"
+            f"field {name!r} of {_dotted_name(type(model))} has no JSON form: {exc}"
         ) from exc
 
     if root:  # a root model dumps its one field as itself
         return dumped
     if not isinstance(dumped, dict) or name not in dumped:
         raise TypeError(
-            f"field {name!r} of {_path(type(model))} has no JSON form of its "
+            f"field {name!r} of {_dotted_name(type(model))} has no JSON form of its "
             f"own: the model's serializer leaves it out"
         )
 
@@ -682,7 +682,8 @@ def _refusal(error: Callable[..., TypeError], *args: Any) -> Callable[[Any], Any
     return refuse
 
 
-def _path(cls: type) -> str:
+def _dotted_name(cls: type) -> str:
+    """`module.Qualname` of `cls`, as messages name a class."""
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
