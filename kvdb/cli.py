@@ -50,7 +50,7 @@ from rich.text import Text
 
 from kvdb.admin import KeyInfo, MigrationReport, PingResult, inspect_key, migrate, ping
 from kvdb.client import Client, KVDBClient
-from kvdb.errors import ConfigError, KVDBError
+from kvdb.errors import KVDBError
 from kvdb.pools import PoolInfo
 from kvdb.session import KVDBSession
 from kvdb.settings import (
@@ -61,8 +61,7 @@ from kvdb.settings import (
     mask_url,
     settings_file_schema,
 )
-from kvdb.settings._layer import session_key
-from kvdb.settings._messages import MASK, did_you_mean
+from kvdb.settings._messages import MASK
 from kvdb.settings.models import SECRET_FILES
 
 __all__ = [
@@ -208,17 +207,8 @@ def _check_declared(settings: LoadedSettings, name: str, option: str) -> None:
     default server or re-encode with the default codec. With `--url` the
     name only labels the session, and this is not called.
     """
-    declared = settings.session_names()
-    if session_key(name) in map(session_key, declared):
-        return
-
-    where = (
-        f"{settings.path} or the environment" if settings.path else "the environment"
-    )
-    raise ConfigError(
-        f"no session {name!r} ({option}) is declared in {where}"
-        f"{did_you_mean(name, declared)} (declared: {', '.join(declared)}); "
-        f"declare it, or give --url to connect elsewhere"
+    settings.require_declared(
+        name, option, "declare it, or give --url to connect elsewhere"
     )
 
 

@@ -286,13 +286,34 @@ class LoadedSettings:
         if not suggestion:
             return name
 
-        where = f"{self.path} or the environment" if self.path else "the environment"
-        raise ConfigError(
-            f"no session {name!r} is declared in {where}{suggestion} "
-            f"(declared: {', '.join(declared.values())}); declare it as "
-            f"[sessions.{name}] or KVDB_SESSIONS__"
+        raise self._undeclared(
+            repr(name),
+            suggestion,
+            f"declare it as [sessions.{name}] or KVDB_SESSIONS__"
             f"{to_session_key(name).upper()}__<SETTING>, or pass its settings "
-            "to get_session()"
+            "to get_session()",
+        )
+
+    def require_declared(self, name: str, given_by: str, remedy: str) -> None:
+        """Refuse session `name` unless the settings declare it.
+
+        `default` is always declared. Unlike `resolve()`, which gives an
+        undeclared name the defaults, this refuses any name declared nowhere:
+        the command line's `--session` is a typo when it is not declared.
+        `given_by` names the option in the message, `remedy` ends it.
+        """
+        declared = self.session_names()
+        if to_session_key(name) not in map(to_session_key, declared):
+            suggestion = did_you_mean(name, declared)
+            raise self._undeclared(f"{name!r} ({given_by})", suggestion, remedy)
+
+    def _undeclared(self, name: str, suggestion: str, remedy: str) -> ConfigError:
+        """The error for session `name`, as shown, which nothing declares."""
+        declared = ", ".join(self.session_names())
+        where = f"{self.path} or the environment" if self.path else "the environment"
+        return ConfigError(
+            f"no session {name} is declared in {where}{suggestion} "
+            f"(declared: {declared}); {remedy}"
         )
 
     def _layers(
