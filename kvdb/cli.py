@@ -157,10 +157,9 @@ def configured(config: Path | None, profile: str | None) -> Iterator[Client]:
     Errors are reported as `reported_errors()` does.
     """
     with reported_errors():
-        # Loaded once more by configure(): this load's errors name --config
-        # and --profile, where configure() would say "the config argument".
-        load(config, profile)
-        KVDBClient.configure(config, profile=profile)
+        # Loaded here, not by configure(), so that errors name --config and
+        # --profile rather than "the config argument".
+        KVDBClient.configure(config, profile=profile, loaded=load(config, profile))
         try:
             yield KVDBClient
         finally:

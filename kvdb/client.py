@@ -94,16 +94,19 @@ class Client:
         *,
         profile: str | None = None,
         environ: Mapping[str, str] | None = None,
+        loaded: LoadedSettings | None = None,
     ) -> None:
         """Choose the settings file, the profile or the environment, and reload.
 
         Arguments left as `None` fall back to `KVDB_CONFIG`, `KVDB_PROFILE`
-        and `os.environ`. Sessions already made keep their settings; the next
+        and `os.environ`. `loaded`, settings that `load_settings()` has just
+        read from these, is used instead of reading them again; `reload()`
+        reads them anew. Sessions already made keep their settings; the next
         `get_session()` of each name resolves them again.
         """
         with self._lock:
             self._config, self._profile, self._environ = config, profile, environ
-            self._settings = None
+            self._settings = loaded
             self._settings = self.settings
 
     def reload(self) -> None:

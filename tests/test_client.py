@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from kvdb import Client, KVDBClient, KVDBSession, SessionClosedError
+from kvdb import Client, KVDBClient, KVDBSession, SessionClosedError, load_settings
 from kvdb._types import NOT_GIVEN
 from tests.servers import AuthServer, RedisBinary, Server, start_server
 
@@ -412,4 +412,18 @@ def test_spellings_of_one_name_are_one_session(redis_server: Server) -> None:
     assert session is client.get_session("my_cache")
     assert session is client.get_session("MY-CACHE")
     assert ["my-cache"] == [info.name for info in client.sessions()]
+    client.close()
+
+
+def test_configure_uses_settings_already_loaded(tmp_path: Path) -> None:
+    config = tmp_path / "kvdb.toml"
+    config.write_text('[sessions.cache]\nserializer = "json"\n')
+    loaded = load_settings(config, environ={})
+    config.unlink()  # read once: configure() must not read it again
+    client = Client()
+
+    client.configure(config, environ={}, loaded=loaded)
+
+    assert loaded is client.settings
+    assert "json" == client.get_session("cache").settings.serializer
     client.close()
