@@ -46,6 +46,10 @@ def _refuses(port: int, within: float = 5.0) -> bool:
             socket.create_connection((HOST, port), timeout=1).close()
         except ConnectionRefusedError:
             return True
+        except ConnectionResetError:
+            # A server on its way out accepted and then dropped the
+            # connection: still there a moment ago, so look again.
+            pass
         time.sleep(0.05)
     return False
 
